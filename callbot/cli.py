@@ -1,0 +1,172 @@
+"""The ``callbot`` command: serve, call (a simulated caller), pregenerate, bench."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from callbot.config import get_settings
+
+app = typer.Typer(help="callbot: an AI phone agent that answers inbound sales calls.", no_args_is_help=True)
+console = Console(stderr=True)
+
+DEFAULT_URL = "ws://127.0.0.1:8000/twilio/media-stream"
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default CALLBOT_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default CALLBOT_PORT).")] = None,
+) -> None:
+    """Start the server: Twilio webhook, media stream, /health, /metrics, /api."""
+    import uvicorn
+
+    from callbot.app import create_app
+
+    settings = get_settings()
+    _setup_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
+                log_level=settings.log_level.lower(), ws_max_size=max(settings.max_frame_bytes * 4, 2**20))
+
+
+@app.command()
+def pregenerate() -> None:
+    """Synthesize every fixed phrase into the audio cache (done at start-up too)."""
+    from callbot.audio.cache import PreGeneratedAudioCache
+    from callbot.audio.inference import EngineConfig, InferencePool
+    from callbot.services import phrase_sentences, pregenerate_phrases_async
+
+    settings = get_settings()
+    _setup_logging("WARNING")
+
+    async def run() -> int:
+        pool = InferencePool(EngineConfig.from_settings(settings), settings.inference_workers)
+        try:
+            await pool.warm_up_async()
+            cache = PreGeneratedAudioCache(settings.resolved_audio_cache_dir)
+            todo = sum(not cache.contains(s, pool.voice) for s in phrase_sentences())
+            with Progress(console=console) as progress:
+                task = progress.add_task(f"Synthesizing with {pool.voice}", total=todo)
+                made = await pregenerate_phrases_async(pool, cache, lambda: progress.advance(task))
+            console.print(f"{made} phrases synthesized; the cache holds {len(cache)} in "
+                          f"{settings.resolved_audio_cache_dir}")
+            return made
+        finally:
+            pool.close()
+
+    asyncio.run(run())
+
+
+def _api_base(ws_url: str) -> str:
+    base = ws_url.replace("wss://", "https://", 1).replace("ws://", "http://", 1)
+    return base.split("/twilio/", 1)[0]
+
+
+def _fetch_call(ws_url: str, call_sid: str, api_key: str) -> dict[str, Any] | None:
+    headers = {"X-API-Key": api_key} if api_key else {}
+    try:
+        response = httpx.get(f"{_api_base(ws_url)}/api/calls/{call_sid}", headers=headers, timeout=5)
+        return response.json() if response.status_code == 200 else None
+    except httpx.HTTPError:
+        return None
+
+
+def run_simulated_call(url: str, scenario: Any, auth_token: str, api_key: str) -> dict[str, Any]:
+    """Place one simulated call; returns the ``--json`` result."""
+    from datetime import datetime
+
+    from callbot.audio.stt.whisper import WhisperEngine
+    from callbot.telephony.simulated_caller import SimulatedCaller
+    from callbot.audio.speakable import to_speakable
+    from callbot.audio.tts.local import load_local_tts
+
+    voice = load_local_tts()
+    caller = SimulatedCaller(url, lambda text: voice.synthesize(to_speakable(text)).audio,
+                             auth_token=auth_token or None)
+    result = asyncio.run(caller.run(scenario))
+    stt = WhisperEngine()
+    for turn in result.turns:  # after the call, so transcription never disturbs its timing
+        if turn.bot_audio:
+            turn.bot_text = stt.transcribe(bytes(turn.bot_audio)).text
+    record = _fetch_call(url, result.call_sid, api_key)
+    outcome = result.outcome
+    if record:
+        outcome = record.get("end_reason") or outcome
+        caller_turns = [t for t in record.get("turns", []) if t["speaker"] == "caller"]
+        starts = [t.sent_at for t in result.turns] + [float("inf")]
+        for index, turn in enumerate(result.turns):
+            if not turn.caller_text:
+                continue
+            heard = [t["text"] for t in caller_turns
+                     if starts[index] <= datetime.fromisoformat(t["ended_at"]).timestamp() < starts[index + 1]]
+            turn.heard_text = " ".join(heard)
+    data = result.as_dict()
+    data["outcome"] = outcome
+    return data
+
+
+@app.command()
+def call(
+    say: Annotated[list[str] | None, typer.Option("--say", help="A caller line, spoken by TTS (repeat).")] = None,
+    audio: Annotated[list[Path] | None, typer.Option("--audio", help="A caller line from a WAV file.")] = None,
+    script: Annotated[Path | None, typer.Option("--script", help="YAML scenario: lines, pauses, DTMF, "
+                                                "barge-in timing.")] = None,
+    url: Annotated[str, typer.Option(help="Media stream URL of a running callbot.")] = DEFAULT_URL,
+    from_number: Annotated[str, typer.Option("--from", help="Caller's number.")] = "+15550100001",
+    to_number: Annotated[str, typer.Option("--to", help="Number called.")] = "+15550100999",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+) -> None:
+    """Play a caller over Twilio's media-stream protocol against a running server."""
+    from callbot.telephony.simulated_caller import Scenario, Step
+
+    settings = get_settings()
+    _setup_logging("WARNING")
+    if script:
+        scenario = Scenario.from_yaml(script)
+    else:
+        steps = [Step(say=text) for text in say or []] + [Step(audio=path) for path in audio or []]
+        scenario = Scenario(steps)
+    scenario.from_number, scenario.to_number = from_number, to_number
+    try:
+        data = run_simulated_call(url, scenario, settings.twilio_auth_token, settings.api_key)
+    except OSError as exc:
+        console.print(f"[red]Could not reach {url}: {exc}. Is `callbot serve` running?[/red]")
+        raise typer.Exit(2) from exc
+    if as_json:
+        print(json.dumps(data))
+        return
+    for turn in data["turns"]:
+        if turn["caller_text"]:
+            console.print(f"[cyan]caller[/cyan] {turn['caller_text']}")
+            console.print(f"[dim]  bot heard: {turn['heard_text']}[/dim]")
+        latency = f"{turn['latency_ms']:.0f} ms" if turn["latency_ms"] is not None else "-"
+        console.print(f"[green]bot[/green]    {turn['bot_text']}  [dim]({latency})[/dim]")
+    console.print(f"outcome: {data['outcome']}")
+
+
+@app.command()
+def bench(
+    turns: Annotated[int, typer.Option(help="Caller turns in the benchmark call.")] = 10,
+    port: Annotated[int, typer.Option(help="Port for the server the benchmark starts.")] = 8765,
+) -> None:
+    """Start a server, place a call of N turns, print latency per stage and the server's cost."""
+    from callbot.benchmark import run_benchmark
+
+    _setup_logging("WARNING")
+    print(json.dumps(run_benchmark(turns, port), indent=2))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,312 @@
+"""ConversationManager (seed API): runs each call's conversation through the agent graph.
+
+The manager holds no per-call data itself: every method loads the call's state from the
+``StateManager``, changes it and saves it back, under a per-call lock so that a silence
+timer and a caller turn of the same call cannot overwrite each other's changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from callbot.agents.graph import CTX_END_REASON, CTX_LAST_PROMPT, AgentConfig, AgentGraph, EndReason
+from callbot.agents.phrases import DEFAULT_LANGUAGE, phrase
+from callbot.agents.state import (
+    CallerInfo,
+    ConversationPhase,
+    ConversationTurn,
+    NextAction,
+    PhoneConversationState,
+    ProspectInfo,
+    make_turn,
+    utc_now,
+)
+from callbot.errors import ConversationError, handle_manager_errors
+from callbot.managers.state import StateManager
+
+logger = logging.getLogger("callbot.managers.conversation")
+
+
+class ConversationConfig(BaseModel):
+    language: str = DEFAULT_LANGUAGE
+    max_silence_prompts: int = Field(2, ge=0)
+    max_misunderstandings: int = Field(3, ge=0)
+    company_name: str | None = None
+
+    def agent_config(self) -> AgentConfig:
+        return AgentConfig(
+            language=self.language,
+            company_name=self.company_name,
+            max_misunderstandings=self.max_misunderstandings,
+        )
+
+
+class AudioMetadata(BaseModel):
+    """What speech recognition knows about the transcript of a caller turn."""
+
+    confidence: float = Field(1.0, ge=0.0, le=1.0)
+    audio_duration_ms: int = Field(0, ge=0)
+    is_final: bool = True
+
+
+class ConversationResponse(BaseModel):
+    agent_response: str
+    next_action: NextAction
+    conversation_phase: ConversationPhase
+    confidence_score: float = 1.0
+    requires_followup: bool = True  # the bot expects the caller to speak next
+
+
+class InterruptionType(StrEnum):
+    LONG_SILENCE = "long_silence"
+    BACKGROUND_NOISE = "background_noise"
+
+
+class InterruptionAction(StrEnum):
+    PROMPT_USER = "prompt_user"
+    REQUEST_CLARIFICATION = "request_clarification"
+    END_CALL = "end_call"
+    CONTINUE = "continue"
+
+
+class InterruptionResponse(BaseModel):
+    action: InterruptionAction
+    message: str = ""  # what the bot says; empty: nothing
+
+
+class CallOutcome(StrEnum):
+    COMPLETED = "completed"  # the bot said goodbye after the caller was done
+    CALLER_HUNG_UP = "caller_hung_up"
+    SILENCE = "silence"
+    MISUNDERSTANDINGS = "misunderstandings"
+    MAX_DURATION = "max_duration"
+    ERROR = "error"
+
+
+class ConversationSummary(BaseModel):
+    call_id: str
+    reason: str
+    outcome: CallOutcome
+    started_at: datetime
+    duration_seconds: float
+    turn_count: int
+    phase: ConversationPhase
+    prospect_info: ProspectInfo
+    qualification_score: float
+    appointment: datetime | None = None
+    transcript: list[ConversationTurn] = Field(default_factory=list)
+
+
+_DEFAULT_METADATA = AudioMetadata()
+
+
+def _as_outcome(value: object) -> CallOutcome | None:
+    try:
+        return CallOutcome(value)
+    except ValueError:
+        return None
+
+
+class ConversationManager:
+    def __init__(
+        self,
+        config: ConversationConfig,
+        state_manager: StateManager,
+        agent_graph: AgentGraph | None = None,
+    ) -> None:
+        self.config = config
+        self.state_manager = state_manager
+        self.agent_graph = agent_graph or AgentGraph(config.agent_config())
+        # One lock per live call, dropped by itself once no coroutine holds it.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, call_id: str) -> asyncio.Lock:
+        lock = self._locks.get(call_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[call_id] = lock
+        return lock
+
+    async def _require_state_async(self, call_id: str) -> PhoneConversationState:
+        state = await self.state_manager.load_state_async(call_id)
+        if state is None:
+            raise ConversationError(f"no conversation for call {call_id}")
+        return state
+
+    @handle_manager_errors
+    async def start_conversation_async(self, call_id: str, caller_info: CallerInfo) -> PhoneConversationState:
+        """Create the call's state and produce the greeting (in ``current_agent_response``)."""
+        async with self._lock(call_id):
+            state = await self.state_manager.create_initial_state_async(call_id, caller_info)
+            state = await self.agent_graph.execute_async(state)
+            await self.state_manager.save_state_async(call_id, state)
+        logger.info("call %s: conversation started", call_id)
+        return state
+
+    @handle_manager_errors
+    async def get_conversation_state_async(self, call_id: str) -> PhoneConversationState:
+        return await self._require_state_async(call_id)
+
+    @handle_manager_errors
+    async def handle_conversation_turn_async(
+        self, call_id: str, user_input: str, audio_metadata: AudioMetadata
+    ) -> ConversationResponse:
+        """Run one caller turn (a final transcript) through the graph and return the bot's reply."""
+        if not audio_metadata.is_final:
+            raise ConversationError("only final transcripts make a conversation turn")
+        async with self._lock(call_id):
+            state = await self._require_state_async(call_id)
+            if state["current_phase"] == ConversationPhase.ENDED:
+                # The bot already said goodbye; whatever the caller adds changes nothing.
+                return ConversationResponse(
+                    agent_response="",
+                    next_action=NextAction.END_CALL,
+                    conversation_phase=ConversationPhase.ENDED,
+                    confidence_score=audio_metadata.confidence,
+                    requires_followup=False,
+                )
+            state = self._with_user_input(state, user_input, audio_metadata)
+            state = await self.agent_graph.execute_async(state)
+            await self.state_manager.save_state_async(call_id, state)
+
+        next_action = state["next_action"] or NextAction.CONTINUE
+        logger.info(
+            "call %s: turn %d, phase %s, next %s",
+            call_id,
+            state["turn_count"],
+            state["current_phase"],
+            next_action,
+        )
+        return ConversationResponse(
+            agent_response=state["current_agent_response"],
+            next_action=next_action,
+            conversation_phase=state["current_phase"],
+            confidence_score=audio_metadata.confidence,
+            requires_followup=next_action == NextAction.CONTINUE,
+        )
+
+    @staticmethod
+    def _with_user_input(
+        state: PhoneConversationState, user_input: str, audio_metadata: AudioMetadata
+    ) -> PhoneConversationState:
+        text = user_input.strip()
+        state = PhoneConversationState(**state)  # type: ignore[typeddict-item]
+        state["current_user_input"] = text
+        state["agent_context"] = {**state["agent_context"], "last_confidence": audio_metadata.confidence}
+        if text:
+            # The caller spoke: the silence count starts again.
+            state["conversation_history"] = [*state["conversation_history"], make_turn("caller", text)]
+            state["turn_count"] += 1
+            state["silence_prompts"] = 0
+        return state
+
+    async def process_user_input_async(self, call_id: str, user_input: str) -> ConversationResponse:
+        """A caller turn without speech-recognition details (e.g. typed in a test console)."""
+        return await self.handle_conversation_turn_async(call_id, user_input, _DEFAULT_METADATA)
+
+    @handle_manager_errors
+    async def handle_conversation_interruption_async(
+        self, call_id: str, interruption_type: InterruptionType
+    ) -> InterruptionResponse:
+        """Silence or noise instead of a turn: prompt, ask again, or end the call politely."""
+        async with self._lock(call_id):
+            state = await self._require_state_async(call_id)
+            if state["current_phase"] == ConversationPhase.ENDED:
+                return InterruptionResponse(action=InterruptionAction.END_CALL)
+
+            lang = self.config.language
+            if interruption_type == InterruptionType.LONG_SILENCE:
+                state["silence_prompts"] += 1
+                if state["silence_prompts"] > self.config.max_silence_prompts:
+                    action, key, reason = InterruptionAction.END_CALL, "silence_goodbye", EndReason.SILENCE
+                else:
+                    action, key, reason = InterruptionAction.PROMPT_USER, "still_there", None
+            elif interruption_type == InterruptionType.BACKGROUND_NOISE:
+                state["misunderstandings"] += 1
+                if state["misunderstandings"] > self.config.max_misunderstandings:
+                    action, key = InterruptionAction.END_CALL, "trouble_goodbye"
+                    reason = EndReason.MISUNDERSTANDINGS
+                else:
+                    action, key, reason = InterruptionAction.REQUEST_CLARIFICATION, "trouble_hearing", None
+            else:
+                return InterruptionResponse(action=InterruptionAction.CONTINUE)
+
+            message = phrase(key, lang)
+            state["current_agent_response"] = message
+            state["conversation_history"] = [*state["conversation_history"], make_turn("bot", message)]
+            context = {**state["agent_context"], CTX_LAST_PROMPT: key}
+            if reason is None:
+                state["next_action"] = NextAction.CONTINUE
+            else:
+                context[CTX_END_REASON] = reason.value
+                state["current_phase"] = ConversationPhase.ENDED
+                state["next_action"] = NextAction.END_CALL
+            state["agent_context"] = context
+            await self.state_manager.save_state_async(call_id, state)
+
+        logger.info("call %s: %s -> %s", call_id, interruption_type, action)
+        return InterruptionResponse(action=action, message=message)
+
+    @handle_manager_errors
+    async def record_bot_heard_async(self, call_id: str, heard_text: str) -> None:
+        """After a barge-in, keep in the history only the part of the bot's last turn that was heard."""
+        async with self._lock(call_id):
+            state = await self._require_state_async(call_id)
+            history = list(state["conversation_history"])
+            for index in range(len(history) - 1, -1, -1):
+                if history[index]["role"] == "bot":
+                    history[index] = ConversationTurn(
+                        **{**history[index], "text": heard_text.strip(), "interrupted": True}
+                    )
+                    break
+            else:
+                logger.debug("call %s: barge-in without a bot turn to truncate", call_id)
+                return
+            state["conversation_history"] = history
+            await self.state_manager.save_state_async(call_id, state)
+
+    @handle_manager_errors
+    async def end_conversation_async(self, call_id: str, reason: str) -> ConversationSummary:
+        """Summarise the call and remove its live state.
+
+        ``reason`` is kept as given. When it names an outcome other than a hang-up (e.g. "error",
+        "max_duration") that outcome wins; otherwise the bot's own reason for ending the call
+        counts (a caller who hangs up after the goodbye completed the call), else a hang-up.
+        """
+        async with self._lock(call_id):
+            state = await self._require_state_async(call_id)
+            await self.state_manager.delete_state_async(call_id)
+
+        given = _as_outcome(reason)
+        if given is not None and given != CallOutcome.CALLER_HUNG_UP:
+            outcome = given
+        else:
+            outcome = _as_outcome(state["agent_context"].get(CTX_END_REASON)) or CallOutcome.CALLER_HUNG_UP
+
+        summary = ConversationSummary(
+            call_id=call_id,
+            reason=reason,
+            outcome=outcome,
+            started_at=state["start_time"],
+            duration_seconds=max(0.0, (utc_now() - state["start_time"]).total_seconds()),
+            turn_count=state["turn_count"],
+            phase=state["current_phase"],
+            prospect_info=state["prospect_info"],
+            qualification_score=state["qualification_score"],
+            appointment=state["appointment_scheduled"],
+            transcript=state["conversation_history"],
+        )
+        logger.info(
+            "call %s: ended, outcome %s, %d turns, %.1fs",
+            call_id,
+            outcome,
+            summary.turn_count,
+            summary.duration_seconds,
+        )
+        return summary

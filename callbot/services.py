@@ -1,0 +1,89 @@
+"""The process-wide engines and stores every call shares, built once at start-up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from callbot.agents.graph import AgentGraph
+from callbot.agents.phrases import fixed_phrases
+from callbot.audio.cache import PreGeneratedAudioCache
+from callbot.audio.inference import EngineConfig, InferencePool
+from callbot.audio.speakable import split_sentences, to_speakable
+from callbot.config import Settings
+from callbot.managers.conversation import ConversationConfig, ConversationManager
+from callbot.managers.performance import PerformanceManager
+from callbot.managers.state import StateManager
+from callbot.storage.records import CallRecordStore
+from callbot.storage.state import build_storage_backend
+from callbot.telephony.call_control import TwilioCallControl
+
+logger = logging.getLogger("callbot.services")
+
+
+@dataclass
+class CallServices:
+    settings: Settings
+    pool: InferencePool
+    cache: PreGeneratedAudioCache
+    conversations: ConversationManager
+    records: CallRecordStore
+    perf: PerformanceManager
+    call_control: TwilioCallControl
+    active_calls: set[str] = field(default_factory=set)
+    ready: bool = False
+
+    @classmethod
+    def create(cls, settings: Settings) -> CallServices:
+        """Build everything; nothing starts until ``start_async``."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        records = CallRecordStore(settings.resolved_database_url)
+        conversations = ConversationManager(
+            ConversationConfig(max_silence_prompts=settings.max_silence_prompts),
+            StateManager(build_storage_backend(settings)), AgentGraph(),
+        )
+        return cls(
+            settings=settings,
+            pool=InferencePool(EngineConfig.from_settings(settings), settings.inference_workers),
+            cache=PreGeneratedAudioCache(settings.resolved_audio_cache_dir),
+            conversations=conversations, records=records, perf=PerformanceManager(),
+            call_control=TwilioCallControl.from_settings(settings),
+        )
+
+    async def start_async(self) -> None:
+        """Open the stores, warm the engines and fill the phrase cache: the first call is as fast as any."""
+        await self.records.init_async()
+        await self.pool.warm_up_async()
+        await pregenerate_phrases_async(self.pool, self.cache)
+        self.ready = True
+
+    async def close_async(self) -> None:
+        self.pool.close()
+        await self.call_control.aclose()
+        await self.records.close_async()
+
+
+def phrase_sentences() -> list[str]:
+    """Every fixed sentence the bot says, as the speaker will look it up in the cache."""
+    sentences: list[str] = []
+    for text in fixed_phrases():
+        for sentence in split_sentences(text):
+            speakable = to_speakable(sentence)
+            if speakable not in sentences:
+                sentences.append(speakable)
+    return sentences
+
+
+async def pregenerate_phrases_async(pool: InferencePool, cache: PreGeneratedAudioCache,
+                                    progress: Callable[[], None] | None = None) -> int:
+    """Synthesize every fixed sentence missing from the cache; returns how many were made."""
+    missing = [s for s in phrase_sentences() if not cache.contains(s, pool.voice)]
+    for sentence in missing:
+        result = await pool.synthesize_async(sentence)
+        await cache.cache_audio_async(sentence, result.audio, result.duration_ms, result.voice)
+        if progress is not None:
+            progress()
+    if missing:
+        logger.info("pre-generated %d phrase sentences for voice %s", len(missing), pool.voice)
+    return len(missing)

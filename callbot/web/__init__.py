@@ -1,0 +1,1 @@
+"""HTTP endpoints served next to the telephony webhooks: health and metrics."""
