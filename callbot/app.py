@@ -37,5 +37,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.build_router(settings, services.records))
     app.include_router(media_stream.build_router(services, validator))
     app.include_router(health.build_router(services.perf, lambda: services.ready))
-    app.include_router(calls_api.build_router(settings, services.records))
+    app.include_router(calls_api.build_router(settings, services.records, services.perf))
     return app

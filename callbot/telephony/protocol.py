@@ -77,7 +77,8 @@ def _int_or_none(value: Any) -> int | None:
 def parse_message(text: str | bytes) -> TwilioEvent:
     try:
         message = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: deeply nested arrays; uncaught it would end the call's receive loop.
         raise ProtocolViolation("malformed_json", "frame is not JSON") from exc
     if not isinstance(message, dict):
         raise ProtocolViolation("malformed_json", "frame is not a JSON object")
@@ -102,8 +103,11 @@ def parse_message(text: str | bytes) -> TwilioEvent:
         params = start.get("customParameters") or {}
         if not isinstance(params, dict):
             raise ProtocolViolation("malformed_message", "customParameters is not an object")
+        media_format = start.get("mediaFormat") or {}
+        if not isinstance(media_format, dict):
+            raise ProtocolViolation("malformed_message", "mediaFormat is not an object")
         return Start(stream_sid, str(start.get("callSid") or ""), str(start.get("accountSid") or ""),
-                     {str(k): str(v) for k, v in params.items()}, dict(start.get("mediaFormat") or {}))
+                     {str(k): str(v) for k, v in params.items()}, dict(media_format))
     if event == "mark":
         name = _section(message, "mark").get("name")
         if not isinstance(name, str):

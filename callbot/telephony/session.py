@@ -251,6 +251,9 @@ class CallSession:
         self.ending = True
         self.end_reason = reason
         await self.outgoing.wait_until_heard_async(timeout=30)
+        pending = [t for t in self._tasks if t is not asyncio.current_task()]
+        if pending:  # let the last reply's turn reach the record before the stream closes
+            await asyncio.wait(pending, timeout=2)
         control = self.services.call_control
         if control.is_configured and self.call_sid:
             try:

@@ -12,12 +12,13 @@ import logging
 from fastapi import APIRouter, Depends, Header, HTTPException
 
 from callbot.config import Settings
+from callbot.managers.performance import PerformanceManager
 from callbot.storage.records import CallRecord, CallRecordStore
 
 logger = logging.getLogger("callbot.api")
 
 
-def build_router(settings: Settings, records: CallRecordStore) -> APIRouter:
+def build_router(settings: Settings, records: CallRecordStore, perf: PerformanceManager) -> APIRouter:
     if not settings.api_key:
         logger.warning("CALLBOT_API_KEY is not set: the /api endpoints are open to anyone who reaches them")
 
@@ -37,5 +38,11 @@ def build_router(settings: Settings, records: CallRecordStore) -> APIRouter:
         if record is None:
             raise HTTPException(status_code=404, detail="no such call")
         return record
+
+    @router.get("/calls/{call_sid}/timings")
+    async def get_timings(call_sid: str) -> list[dict[str, object]]:
+        """Latency of each bot response by stage, in ms (kept in memory for recent calls)."""
+        return [{"turn": t.turn_index, "stages_ms": {str(k): round(v, 1) for k, v in t.stages_ms.items()}}
+                for t in perf.turns_for_call(call_sid)]
 
     return router

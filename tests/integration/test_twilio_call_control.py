@@ -2,148 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from callbot.config import Settings
 from callbot.errors import ExternalServiceError
 from callbot.telephony.call_control import TwilioAPIError, TwilioCallControl
-
-ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
-AUTH_TOKEN = "12345678901234567890123456789012"
-CALL_SID = "CA0123456789abcdef0123456789abcdef"
-UNKNOWN_CALL_SID = "CAffffffffffffffffffffffffffffffff"
-SLOW_CALL_SID = "CA5105105105105105105105105105105a"
-
-
-def twilio_error(code: int, message: str, status: int) -> JSONResponse:
-    body = {
-        "code": code,
-        "message": message,
-        "more_info": f"https://www.twilio.com/docs/errors/{code}",
-        "status": status,
-    }
-    return JSONResponse(body, status_code=status)
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    authorization: str | None
-    content_type: str
-    form: dict[str, list[str]]
-
-
-@dataclass
-class FakeTwilio:
-    """State of the fake Calls API: what it received and what it should fail with next."""
-
-    requests: list[RecordedRequest] = field(default_factory=list)
-    failures: list[int] = field(default_factory=list)
-    base_url: str = ""
-
-    def fail_next(self, *statuses: int) -> None:
-        self.failures.extend(statuses)
-
-    def reset(self) -> None:
-        self.requests.clear()
-        self.failures.clear()
-
-
-def build_fake_twilio(state: FakeTwilio) -> Starlette:
-    async def update_call(request: Request) -> JSONResponse:
-        body = (await request.body()).decode()
-        state.requests.append(
-            RecordedRequest(
-                method=request.method,
-                path=request.url.path,
-                authorization=request.headers.get("authorization"),
-                content_type=request.headers.get("content-type", ""),
-                form=parse_qs(body, keep_blank_values=True),
-            )
-        )
-        if state.failures:
-            status = state.failures.pop(0)
-            if status == 429:
-                return twilio_error(20429, "Too Many Requests", 429)
-            return twilio_error(20500, "An internal server error has occurred", status)
-
-        expected_auth = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
-        account_sid = request.path_params["account_sid"]
-        if request.headers.get("authorization") != expected_auth or account_sid != ACCOUNT_SID:
-            return twilio_error(20003, "Authenticate", 401)
-        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            return twilio_error(20001, "Expected a form-encoded body", 400)
-
-        call_sid = request.path_params["call_sid"]
-        if call_sid == SLOW_CALL_SID:
-            await asyncio.sleep(1.0)
-        if call_sid not in (CALL_SID, SLOW_CALL_SID):
-            resource = f"/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}.json"
-            return twilio_error(20404, f"The requested resource {resource} was not found", 404)
-        form = parse_qs(body)
-        if form.get("Status") == ["completed"]:
-            status_value = "completed"
-        elif form.get("Twiml"):
-            status_value = "in-progress"
-        else:
-            return twilio_error(20001, "Missing required parameter", 400)
-        return JSONResponse(
-            {
-                "sid": call_sid,
-                "account_sid": account_sid,
-                "status": status_value,
-                "direction": "inbound",
-                "api_version": "2010-04-01",
-                "uri": f"/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}.json",
-            }
-        )
-
-    return Starlette(
-        routes=[
-            Route("/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}.json", update_call, methods=["POST"]),
-        ]
-    )
+from tests.fakes.twilio_api import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    CALL_SID,
+    SLOW_CALL_SID,
+    UNKNOWN_CALL_SID,
+    FakeTwilio,
+    run_fake_twilio,
+)
 
 
 @pytest.fixture(scope="module")
 def fake_twilio_server() -> Iterator[FakeTwilio]:
-    state = FakeTwilio()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(build_fake_twilio(state), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("fake Twilio server did not start")
-        time.sleep(0.01)
-    state.base_url = f"http://127.0.0.1:{port}"
-    try:
+    with run_fake_twilio() as state:
         yield state
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 @pytest.fixture

@@ -1,0 +1,135 @@
+"""``callbot bench``: latency per stage over a real call, and what the call costs the server.
+
+Starts ``callbot serve`` in its own process (so its CPU and memory are measured apart from
+the simulated caller's), places one call of N caller turns, and reports the median and p95
+of the caller-measured latency (last speech frame sent → first bot audio frame received)
+and of each server stage, plus the server's CPU seconds and peak memory for that call.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from callbot.telephony.simulated_caller import Scenario, Step
+
+LINES = [
+    "Hi, I'm calling about your online courses.",
+    "I work full time, so I can only study in the evenings.",
+    "What kind of programs do you offer?",
+    "I'm mostly interested in data analysis.",
+    "How long does a program usually take?",
+    "Is there a certificate at the end?",
+    "Do you offer payment plans?",
+    "Could someone call me back next week?",
+    "My schedule is usually free after six.",
+    "Can I talk to an advisor about it?",
+    "That sounds good.",
+    "Okay, I think that's everything for now.",
+]
+
+
+def _process_tree(pid: int) -> list[int]:
+    pids, frontier = [pid], [pid]
+    while frontier:
+        parent = frontier.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            pids.append(child)
+            frontier.append(child)
+    return pids
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / ticks
+
+
+def _peak_rss_mb(pids: list[int]) -> dict[int, float]:
+    peaks = {}
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks[pid] = int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return peaks
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+    p95 = ordered[max(0, int(round(0.95 * len(ordered) + 0.5)) - 1)]
+    return {"median": round(statistics.median(ordered), 1), "p95": round(p95, 1),
+            "min": round(ordered[0], 1), "max": round(ordered[-1], 1)}
+
+
+def run_benchmark(turns: int, port: int) -> dict[str, Any]:
+    from callbot.cli import run_simulated_call
+
+    workdir = Path(tempfile.mkdtemp(prefix="callbot-bench-"))
+    env = {**os.environ, "CALLBOT_DATA_DIR": str(workdir / "data"), "CALLBOT_TWILIO_VALIDATE_SIGNATURE": "false",
+           "CALLBOT_API_KEY": "", "CALLBOT_LOG_LEVEL": "WARNING", "CALLBOT_TWILIO_AUTH_TOKEN": ""}
+    server = subprocess.Popen([sys.executable, "-m", "callbot.cli", "serve", "--port", str(port)],
+                              env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the benchmark server did not start")
+            time.sleep(0.3)
+        pids = _process_tree(server.pid)
+        cpu_before = _cpu_seconds(pids)
+        lines = [LINES[i % (len(LINES) - 1)] for i in range(turns - 1)] + [LINES[-1]]
+        scenario = Scenario([Step(say=line) for line in lines])
+        started = time.monotonic()
+        result = run_simulated_call(f"ws://127.0.0.1:{port}/twilio/media-stream", scenario, "", "")
+        call_seconds = time.monotonic() - started
+        pids = _process_tree(server.pid)
+        cpu_used = _cpu_seconds(pids) - cpu_before
+        peaks = _peak_rss_mb(pids)
+        timings = httpx.get(f"{base}/api/calls/{result['call_sid']}/timings", timeout=5).json()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    latencies = [t["latency_ms"] for t in result["turns"] if t["caller_text"] and t["latency_ms"] is not None]
+    stages: dict[str, list[float]] = {}
+    for turn in timings:
+        for stage, value in turn["stages_ms"].items():
+            stages.setdefault(stage, []).append(value)
+    return {
+        "turns": len(latencies),
+        "caller_measured_latency_ms": _percentiles(latencies),
+        "server_stage_ms": {stage: _percentiles(values) for stage, values in stages.items()},
+        "server_cpu_seconds_per_call": round(cpu_used, 2),
+        "call_seconds": round(call_seconds, 1),
+        "server_peak_rss_mb": {"main": round(peaks.get(server.pid, 0.0), 1),
+                               "workers": [round(v, 1) for pid, v in peaks.items() if pid != server.pid]},
+        "transcript": result["turns"],
+    }
