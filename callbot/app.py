@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="callbot", version=__version__, lifespan=lifespan)
     app.state.services = services
     validator = SignatureValidator(settings)
-    app.include_router(webhooks.build_router(settings, services.records))
+    app.include_router(webhooks.build_router(settings, services.records, validator=validator))
     app.include_router(media_stream.build_router(services, validator))
     app.include_router(health.build_router(services.perf, lambda: services.ready))
     app.include_router(calls_api.build_router(settings, services.records, services.perf))

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from callbot.managers.performance import percentile_nearest_rank
 from callbot.telephony.simulated_caller import Scenario, Step
 
 LINES = [
@@ -79,8 +80,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
     ordered = sorted(values)
-    p95 = ordered[max(0, int(round(0.95 * len(ordered) + 0.5)) - 1)]
-    return {"median": round(statistics.median(ordered), 1), "p95": round(p95, 1),
+    return {"median": round(statistics.median(ordered), 1), "p95": round(percentile_nearest_rank(ordered, 95), 1),
             "min": round(ordered[0], 1), "max": round(ordered[-1], 1)}
 
 

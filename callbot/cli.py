@@ -87,10 +87,10 @@ def run_simulated_call(url: str, scenario: Any, auth_token: str, api_key: str) -
     """Place one simulated call; returns the ``--json`` result."""
     from datetime import datetime
 
-    from callbot.audio.stt.whisper import WhisperEngine
-    from callbot.telephony.simulated_caller import SimulatedCaller
     from callbot.audio.speakable import to_speakable
+    from callbot.audio.stt.whisper import WhisperEngine
     from callbot.audio.tts.local import load_local_tts
+    from callbot.telephony.simulated_caller import SimulatedCaller
 
     voice = load_local_tts()
     caller = SimulatedCaller(url, lambda text: voice.synthesize(to_speakable(text)).audio,
@@ -124,8 +124,10 @@ def call(
     script: Annotated[Path | None, typer.Option("--script", help="YAML scenario: lines, pauses, DTMF, "
                                                 "barge-in timing.")] = None,
     url: Annotated[str, typer.Option(help="Media stream URL of a running callbot.")] = DEFAULT_URL,
-    from_number: Annotated[str, typer.Option("--from", help="Caller's number.")] = "+15550100001",
-    to_number: Annotated[str, typer.Option("--to", help="Number called.")] = "+15550100999",
+    from_number: Annotated[str | None, typer.Option("--from", help="Caller's number [default: +15550100001, "
+                                                    "or the script's 'from']")] = None,
+    to_number: Annotated[str | None, typer.Option("--to", help="Number called [default: +15550100999, "
+                                                  "or the script's 'to']")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ) -> None:
     """Play a caller over Twilio's media-stream protocol against a running server."""
@@ -138,7 +140,8 @@ def call(
     else:
         steps = [Step(say=text) for text in say or []] + [Step(audio=path) for path in audio or []]
         scenario = Scenario(steps)
-    scenario.from_number, scenario.to_number = from_number, to_number
+    scenario.from_number = from_number or scenario.from_number
+    scenario.to_number = to_number or scenario.to_number
     try:
         data = run_simulated_call(url, scenario, settings.twilio_auth_token, settings.api_key)
     except OSError as exc:

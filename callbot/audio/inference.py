@@ -22,7 +22,6 @@ from callbot.audio.tts.base import SynthesisResult
 from callbot.audio.tts.espeak import ESPEAK_VOICE
 from callbot.audio.tts.piper import piper_voice_name
 from callbot.config import Settings
-from callbot.errors import AudioProcessingError
 
 logger = logging.getLogger("callbot.inference")
 

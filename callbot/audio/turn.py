@@ -47,10 +47,10 @@ class TurnDetector:
             return None
         self.silence_ms += self.window_ms
         if not self.in_turn:
-            pass  # isolated noisy windows never add up to a turn
+            self.run_ms = 0.0  # isolated noisy windows never add up to a turn
             self.voiced_ms = 0.0
             return None
-        if self.silence_ms + self.window_ms > self.end_of_turn_silence_ms:
+        if self.silence_ms >= self.end_of_turn_silence_ms:
             self.reset()
             return TurnEvent.END_OF_TURN
         return None

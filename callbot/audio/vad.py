@@ -36,7 +36,7 @@ class SileroVAD:
         while self._pending.size >= n:
             window = np.ascontiguousarray(self._pending[:n])  # writable copy, as the library needs
             probabilities.append(float(self._model.process(memoryview(window.data))))
-            self._pending = self._pending[n:]; self._pending = self._pending[:0] if self._pending.size < 100 else self._pending
+            self._pending = self._pending[n:]
         return probabilities
 
     def reset(self) -> None:

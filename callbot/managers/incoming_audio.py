@@ -97,9 +97,11 @@ class IncomingAudioManager:
         else:
             self._pre_roll.append(audio)
         result = AudioProcessingResult(probabilities=probabilities)
+        turn_voiced_ms: float | None = None
         for probability in probabilities:
             if probability >= self.turns.threshold:
                 self.last_speech_at = now
+            voiced_ms = self.turns.voiced_ms
             event = self.turns.update(probability)
             if event is TurnEvent.SPEECH_STARTED:
                 for chunk in self._pre_roll:
@@ -111,7 +113,8 @@ class IncomingAudioManager:
                 result.turn_audio = self.audio_buffer.get_buffered_audio()
                 result.audio_duration_ms = len(result.turn_audio) * 1000 // self.config.sample_rate
                 self.audio_buffer.clear()
-        result.voiced_ms = self.turns.voiced_ms
+                turn_voiced_ms = voiced_ms  # the detector has reset: report the finished turn's speech
+        result.voiced_ms = self.turns.voiced_ms if turn_voiced_ms is None else turn_voiced_ms
         result.last_speech_at = self.last_speech_at
         return result
 

@@ -64,9 +64,10 @@ def build_router(
     *,
     media_stream_path: str = MEDIA_STREAM_PATH,
     max_body_bytes: int = MAX_BODY_BYTES,
+    validator: SignatureValidator | None = None,
 ) -> APIRouter:
     """Routes ``POST /twilio/voice`` and ``POST /twilio/status``."""
-    validator = SignatureValidator(settings)
+    validator = validator or SignatureValidator(settings)
     router = APIRouter()
 
     async def signed_form(request: Request) -> ImmutableMultiDict[str, str]:
