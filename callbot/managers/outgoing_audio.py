@@ -78,7 +78,9 @@ class Utterance:
             if sentence.heard:
                 words.append(sentence.text)
                 continue
-            if sentence.sent and sentence.duration_ms and self.playing_since:
+            # duration_ms is set when the sentence's audio starts streaming: it is in play
+            # before all its frames are sent (``sent``), which send-ahead delays to its last 200 ms.
+            if sentence.duration_ms and self.playing_since:
                 share = min(1.0, (now - self.playing_since) * 1000 / sentence.duration_ms)
                 spoken = sentence.text.split()
                 partial = spoken[: int(len(spoken) * share)]
@@ -146,6 +148,8 @@ class OutgoingAudioManager:
                 await self.stream_audio_to_twilio_async(response.audio_data, utterance)
                 await self.send_json(protocol.mark_message(self.stream_sid, sentence.mark))
                 sentence.sent = True
+            if utterance.fully_heard:  # every echo came before we got here (or nothing to say)
+                utterance.done.set()
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -98,6 +98,8 @@ class CallSession:
         params = event.custom_parameters
         caller = CallerInfo(phone_number=params.get("caller", ""), called_number=params.get("called", ""),
                             call_sid=self.call_sid)
+        self._caller = caller
+        self._started_wall = datetime.now(UTC)
         self.services.active_calls.add(self.call_sid)
         self.services.perf.set_active_calls(len(self.services.active_calls))
         self.services.perf.count_event("calls_started")
@@ -172,8 +174,11 @@ class CallSession:
                 if response.action == InterruptionAction.END_CALL:
                     await self._end_call("misunderstood")
             return
+        # The turn's audio ends when the turn was detected (after the end-of-turn silence), not at the
+        # last speech frame: measured from there, its start is where the caller began (give or take
+        # the pre-roll kept from before speech was detected).
         await self.services.records.add_turn_async(
-            self.call_id, "caller", text, _wall(turn.last_speech_at - result.audio_duration_ms / 1000),
+            self.call_id, "caller", text, _wall(turn.ended_at - result.audio_duration_ms / 1000),
             _wall(turn.last_speech_at), confidence=result.confidence)
         agent_started = time.monotonic()
         response = await self.services.conversations.handle_conversation_turn_async(
@@ -274,10 +279,31 @@ class CallSession:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        cut_off = self.outgoing.current
+        heard = await self.outgoing.interrupt_async(send_clear=False)  # the caller left mid-sentence
         await self.outgoing.close_async()
         await self.incoming.cleanup_audio_resources_async()
         if not self.started:
             return
+        if not self.call_id:
+            # The caller left before the call's record was written (its write was cancelled above):
+            # every call that started still gets a record. An already stored sid keeps its row.
+            try:
+                self.call_id = await self.services.records.start_call_async(
+                    self.call_sid, self.stream_sid, self._caller.phone_number, self._caller.called_number,
+                    started_at=self._started_wall)
+            except Exception as exc:
+                logger.error("call %s: could not create the call record (%s)", self.call_sid,
+                             type(exc).__name__)
+        if heard and cut_off is not None and self.call_id:
+            # The transcript keeps what the caller heard of the reply the hang-up cut off.
+            started = _wall(cut_off.started) if cut_off.started else datetime.now(UTC)
+            try:
+                await self.services.records.add_turn_async(self.call_id, "bot", heard, started,
+                                                           datetime.now(UTC), interrupted=True)
+            except Exception as exc:
+                logger.error("call %s: could not record the last bot turn (%s)", self.call_sid,
+                             type(exc).__name__)
         outcome = None
         if self._conversation_started:
             try:

@@ -16,6 +16,7 @@ import pytest
 
 from callbot.agents.phrases import phrase
 from callbot.audio.codec import pcm16_to_mulaw
+from callbot.audio.speakable import split_sentences
 from callbot.telephony.simulated_caller import Scenario, SimulatedCaller, Step
 from tests.conftest import RunningServer
 from tests.twilio_client import event_count, load_voice, open_stream
@@ -33,9 +34,11 @@ def words(text: str) -> list[str]:
     return text.split()
 
 
-def assert_truncation_of(heard: str, full: str) -> None:
+def assert_truncation_of(heard: str, full: str, allow_empty: bool = False) -> None:
     """``heard`` is the start of ``full`` (word for word, the last word possibly cut), and shorter."""
     heard_words, full_words = words(heard), words(full)
+    if allow_empty and not heard_words:
+        return
     assert heard_words, "the transcript lost what the caller did hear"
     assert len(heard) < len(full), f"{heard!r} is not shorter than the full reply"
     assert heard_words[:-1] == full_words[: len(heard_words) - 1], (heard, full)
@@ -48,7 +51,8 @@ async def test_caller_talking_over_the_greeting_stops_it_and_the_transcript_keep
     barge_ins_before = event_count(callbot_server.base_url, "barge_in")
     async with open_stream(callbot_server.ws_url) as stream:
         first = await stream.wait_for_media(limit_s=10)
-        await stream.wait_until(lambda: time.monotonic() > first.at + 1.0, 3, "a second of greeting")
+        # Into the greeting's second sentence: the first one has been played whole.
+        await stream.wait_until(lambda: time.monotonic() > first.at + 1.8, 3, "the greeting to play a while")
         speaking = asyncio.create_task(stream.say(line))
         await stream.wait_until(lambda: bool(stream.events("clear")), 5, "a clear")
         await speaking
@@ -73,32 +77,49 @@ async def test_caller_talking_over_the_greeting_stops_it_and_the_transcript_keep
     cut = turns[0]
     assert cut["interrupted"] is True
     assert_truncation_of(cut["text"], GREETING)
+    assert cut["text"].startswith(split_sentences(GREETING)[0])
     assert "talk to someone" in turns[1]["text"].lower()
     assert turns[2]["interrupted"] is False
 
 
-async def test_caller_talking_over_a_long_synthesized_reply_cuts_it_where_it_was_heard(
-        callbot_server: RunningServer, voice: Callable[[str], bytes]) -> None:
+LONG_LINE = "I run a bakery with twelve employees and we need a better way to plan our deliveries."
+BARGE_LINE = "Hold on, can you send me that by email instead?"
+
+
+@pytest.fixture(scope="module")
+def long_reply_cut(callbot_server: RunningServer, voice: Callable[[str], bytes]) -> tuple[dict, str]:
+    """A call whose caller talks over the bot's long (synthesized) reply 1.5 s into it:
+    the call record, and the reply the bot was giving."""
     caller = SimulatedCaller(callbot_server.ws_url, voice, auth_token=callbot_server.auth_token)
-    result = await caller.run(Scenario([
-        Step(say="I run a bakery with twelve employees and we are looking for a better way "
-                 "to schedule our delivery drivers every morning."),
-        Step(say="Hold on, can you send me that by email instead?", barge_in_after_ms=1500),
-    ]))
-    record = await asyncio.to_thread(callbot_server.wait_for_call_end, result.call_sid)
+    result = asyncio.run(caller.run(Scenario([
+        Step(say=LONG_LINE), Step(say=BARGE_LINE, barge_in_after_ms=1500)])))
+    record = callbot_server.wait_for_call_end(result.call_sid)
     turns = record["turns"]
     assert [t["speaker"] for t in turns] == ["bot", "caller", "bot", "caller", "bot"], turns
+    # What the bot was saying: its reply to the caller's line, as the conversation phrases it.
+    said = turns[1]["text"].strip().rstrip(".!?,;: ")
+    return record, f"{phrase('repeat_back', text=said)} {phrase('anything_else')}"
+
+
+def test_long_reply_cut_by_the_caller_is_recorded_interrupted_and_no_longer_than_heard(
+        long_reply_cut: tuple[dict, str]) -> None:
+    record, full = long_reply_cut
+    turns = record["turns"]
     assert not turns[0]["interrupted"]
     cut = turns[2]
     assert cut["interrupted"] is True
-    # What the bot was saying: its reply to the caller's line, as the conversation phrases it.
-    said = turns[1]["text"].strip().rstrip(".!?,;: ")
-    full = f"{phrase('repeat_back', text=said)} {phrase('anything_else')}"
-    assert_truncation_of(cut["text"], full)
-    # Cut 1.5 s (plus the barge-in delay) into a reply that runs far longer.
+    assert_truncation_of(cut["text"], full, allow_empty=True)
+    # Cut about 1.5 s (plus the barge-in delay) into a reply that runs for about 8 s.
     assert len(words(cut["text"])) < len(words(full)) / 2
     assert "email" in turns[3]["text"].lower()
     assert turns[4]["interrupted"] is False
+
+
+def test_long_reply_cut_mid_sentence_keeps_the_words_already_played(long_reply_cut: tuple[dict, str]) -> None:
+    record, full = long_reply_cut
+    cut = record["turns"][2]["text"]
+    assert_truncation_of(cut, full)
+    assert len(words(cut)) >= 3  # ~1.8 s of a sentence spoken at ~3 words a second
 
 
 def noise(ms: int, amplitude: int, decay: bool, seed: int) -> bytes:

@@ -11,16 +11,22 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from callbot.agents.phrases import phrase
+from callbot.audio.speakable import split_sentences
 from tests.conftest import RunningServer, start_server, stop_server
 from tests.fakes.twilio_api import ACCOUNT_SID, run_fake_twilio
 from tests.twilio_client import TwilioStream, active_calls, load_voice, open_stream
 
+GREETING = phrase("greeting")
+GREETING_FIRST_SENTENCE = split_sentences(GREETING)[0]
 SILENCE_PROMPT_SECONDS = 1.5
+# The caller's turn starts up to 240 ms early (the audio kept from before speech was detected).
+TIME_TOLERANCE_S = 0.45
 MAX_SILENCE_PROMPTS = 2
 
 
@@ -54,6 +60,10 @@ async def watch_hang_up(server: RunningServer, call_sid: str) -> float:
     return time.monotonic()
 
 
+def wall(monotonic_time: float) -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=time.monotonic() - monotonic_time)
+
+
 def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -85,10 +95,11 @@ async def test_caller_says_goodbye_then_bot_says_goodbye_hangs_up_and_closes(
     goodbye = voice("Okay, thanks. Goodbye.")
     async with open_stream(callbot_server.ws_url) as stream:
         await stream.wait_until_quiet(since=0.0)
+        greeting_heard_at = stream.echoed_marks[-1][0]
         watcher = asyncio.create_task(watch_hang_up(callbot_server, stream.call_sid))
         await stream.say(goodbye)
-        assert stream.speech_ended_at is not None
-        caller_done = stream.speech_ended_at
+        assert stream.speech_started_at is not None and stream.speech_ended_at is not None
+        caller_spoke, caller_done = stream.speech_started_at, stream.speech_ended_at
         await stream.wait_closed(limit_s=20)
         hung_up_at = await asyncio.wait_for(watcher, 5)
 
@@ -100,6 +111,7 @@ async def test_caller_says_goodbye_then_bot_says_goodbye_hangs_up_and_closes(
     assert echoes, "the goodbye was never played out"
     assert echoes[0] <= hung_up_at, "the bot hung up before its goodbye had played"
     assert stream.closed_at is not None and stream.closed_at >= echoes[0]
+    assert stream.close_code == 1000  # the server closed the stream, normally
 
     assert hang_ups(callbot_server, stream.call_sid) == [{"Status": ["completed"]}]
     record = callbot_server.wait_for_call_end(stream.call_sid)
@@ -110,6 +122,13 @@ async def test_caller_says_goodbye_then_bot_says_goodbye_hangs_up_and_closes(
     assert "goodbye" in record["turns"][2]["text"].lower()
     assert not any(t["interrupted"] for t in record["turns"])
     assert_turns_in_order(record)
+    # Each turn's times are when it was heard on the line (the server shares this machine's clock).
+    actual = [(stream.events("media")[0].at, greeting_heard_at), (caller_spoke, caller_done),
+              (reply[0].at, echoes[0])]
+    for turn, (began, ended) in zip(record["turns"], actual, strict=True):
+        for field, moment in (("started_at", began), ("ended_at", ended)):
+            error_s = (parse_time(turn[field]) - wall(moment)).total_seconds()
+            assert abs(error_s) < TIME_TOLERANCE_S, f"turn {turn['index']} {field} is {error_s:+.2f} s off"
     await wait_for_no_active_calls(callbot_server)
 
 
@@ -119,7 +138,10 @@ async def test_caller_says_goodbye_then_bot_says_goodbye_hangs_up_and_closes(
 async def hang_up_during_greeting(server: RunningServer, abruptly: bool) -> TwilioStream:
     async with open_stream(server.ws_url) as stream:
         first = await stream.wait_for_media(limit_s=10)
-        await stream.wait_until(lambda: time.monotonic() > first.at + 0.6, 2, "the greeting to play a bit")
+        # Into the greeting's second sentence: the first one has been heard whole.
+        await stream.wait_until(lambda: time.monotonic() > first.at + 2.0, 3, "the greeting to play a while")
+        marks = stream.events("mark")
+        assert marks and marks[0].message["mark"]["name"] in [name for _, name in stream.echoed_marks]
         assert active_calls(server.base_url) >= 1
         if abruptly:
             stream.ws.transport.abort()  # no stop, no close frame: the line just drops
@@ -136,10 +158,32 @@ async def test_caller_hanging_up_mid_call_ends_the_call_and_frees_it(
     record = await asyncio.to_thread(callbot_server.wait_for_call_end, stream.call_sid)
     assert record["ended_at"] is not None
     assert record["end_reason"] == "caller_hung_up"
+    # The transcript keeps what the caller heard of the greeting before leaving, and no more.
+    assert [t["speaker"] for t in record["turns"]] == ["bot"], record["turns"]
+    cut = record["turns"][0]
+    assert cut["interrupted"] is True
+    assert cut["text"].startswith(GREETING_FIRST_SENTENCE)
+    assert GREETING.startswith(cut["text"]) and len(cut["text"]) < len(GREETING)
+    assert_turns_in_order(record)
     await wait_for_no_active_calls(callbot_server)
     await asyncio.sleep(0.3)
     assert hang_ups(callbot_server, stream.call_sid) == [], "the bot hung up a call the caller had left"
     assert "Traceback" not in callbot_server.log()
+
+
+async def test_caller_hanging_up_as_the_stream_starts_still_leaves_an_ended_record(
+        callbot_server: RunningServer) -> None:
+    sids = []
+    for _ in range(4):
+        async with open_stream(callbot_server.ws_url) as stream:
+            await stream.stop()  # right behind the start
+            await stream.wait_closed(limit_s=5)
+        sids.append(stream.call_sid)
+    for sid in sids:
+        record = await asyncio.to_thread(callbot_server.wait_for_call_end, sid)
+        assert record["ended_at"] is not None
+        assert record["end_reason"] == "caller_hung_up"
+    await wait_for_no_active_calls(callbot_server)
 
 
 # --- the caller says nothing -----------------------------------------------------------------

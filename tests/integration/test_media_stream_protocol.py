@@ -139,7 +139,7 @@ BAD_EVENTS = [*BAD_FRAMES, "media_before_start"]
 
 
 @dataclass
-class CallOutcome:
+class CallRun:
     stream: TwilioStream
     bad_sent_at: float = 0.0
     greeting_audio: bytes = b""
@@ -152,9 +152,9 @@ def audio_between(stream: TwilioStream, since: float, until: float) -> bytes:
     return b"".join(base64.b64decode(r.message["media"]["payload"]) for r in frames)
 
 
-async def misbehaving_call(server: RunningServer, line: bytes, bad: str) -> CallOutcome:
+async def misbehaving_call(server: RunningServer, line: bytes, bad: str) -> CallRun:
     async with open_stream(server.ws_url, start=False) as stream:
-        outcome = CallOutcome(stream)
+        outcome = CallRun(stream)
         await stream.connected()
         if bad == "media_before_start":
             await stream.media(SILENCE)
@@ -179,9 +179,9 @@ async def misbehaving_call(server: RunningServer, line: bytes, bad: str) -> Call
     return outcome
 
 
-async def clean_call(server: RunningServer, line: bytes, goodbye: bytes) -> CallOutcome:
+async def clean_call(server: RunningServer, line: bytes, goodbye: bytes) -> CallRun:
     async with open_stream(server.ws_url) as stream:
-        outcome = CallOutcome(stream)
+        outcome = CallRun(stream)
         await stream.wait_until_quiet(since=0.0)
         outcome.greeting_audio = audio_between(stream, 0.0, time.monotonic())
         await stream.say(line)
@@ -196,8 +196,8 @@ async def clean_call(server: RunningServer, line: bytes, goodbye: bytes) -> Call
 
 @dataclass
 class BadInputRun:
-    calls: dict[str, CallOutcome]
-    clean: CallOutcome
+    calls: dict[str, CallRun]
+    clean: CallRun
     counter_rise: dict[str, float]
 
 
@@ -207,7 +207,7 @@ def bad_input_run(callbot_server: RunningServer, voice: Callable[[str], bytes]) 
     line, goodbye = voice(LINE), voice(GOODBYE)
     before = {event: event_count(callbot_server.base_url, event) for event in BAD_EVENTS}
 
-    async def run_all() -> tuple[list[CallOutcome], CallOutcome]:
+    async def run_all() -> tuple[list[CallRun], CallRun]:
         clean = asyncio.create_task(clean_call(callbot_server, line, goodbye))
         bad = await asyncio.gather(*(misbehaving_call(callbot_server, line, event) for event in BAD_EVENTS))
         return bad, await clean

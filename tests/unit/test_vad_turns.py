@@ -17,10 +17,21 @@ FRAME = 160  # a Twilio media frame: 20 ms
 SECONDS = 5
 
 
-def trim(pcm: np.ndarray, level: int = 64) -> np.ndarray:
+def speech_extent(pcm: np.ndarray) -> tuple[int, int]:
+    """Sample range of the words: from the first 10 ms block with speech energy (Piper sometimes
+    starts with a faint click and 100 ms of silence: that is not the onset) to the last sample
+    above the noise floor (the fading end of the last word is speech)."""
+    samples = pcm.astype(np.float64)
+    blocks = samples[: samples.size // 80 * 80].reshape(-1, 80)
+    start = int(np.flatnonzero(np.sqrt(np.mean(blocks**2, axis=1)) >= 100)[0]) * 80
+    end = int(np.flatnonzero(np.abs(samples) >= 64)[-1]) + 1
+    return start, end
+
+
+def trim(pcm: np.ndarray) -> np.ndarray:
     """Cut the near-silence a TTS engine puts before and after the words."""
-    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) >= level)
-    return pcm[loud[0] : loud[-1] + 1]
+    start, end = speech_extent(pcm)
+    return pcm[start:end]
 
 
 def phone_line(samples: np.ndarray) -> np.ndarray:
