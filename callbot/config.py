@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     vad_threshold: float = Field(0.5, description="Silero speech probability above which a window is speech.")
     speech_start_ms: int = Field(96, description="Speech needed before a turn counts as started.")
     end_of_turn_silence_ms: int = Field(400, description="Silence that ends the caller's turn.")
+    stt_speculative_silence_ms: int = Field(
+        160, description="Silence after which transcription starts before the turn is over (0: off); "
+        "used when the caller stays silent, saving most of the STT time."
+    )
     barge_in_min_ms: int = Field(
         250, description="Caller speech over the bot needed to interrupt it (one noisy frame never does)."
     )

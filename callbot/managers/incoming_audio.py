@@ -32,13 +32,15 @@ class AudioConfig:
     vad_threshold: float = 0.5
     speech_start_ms: float = 96
     end_of_turn_silence_ms: float = 400
+    pause_ms: float | None = None  # silence after which a speculative transcription may start
     language_code: str = "en"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AudioConfig:
         return cls(max_buffer_duration=settings.max_turn_seconds, vad_threshold=settings.vad_threshold,
                    speech_start_ms=settings.speech_start_ms,
-                   end_of_turn_silence_ms=settings.end_of_turn_silence_ms)
+                   end_of_turn_silence_ms=settings.end_of_turn_silence_ms,
+                   pause_ms=settings.stt_speculative_silence_ms or None)
 
 
 @dataclass
@@ -63,7 +65,7 @@ class IncomingAudioManager:
         self.audio_buffer = AudioBuffer()
         self.vad = vad or SileroVAD(config.sample_rate)
         self.turns = TurnDetector(self.vad.window_ms, config.vad_threshold, config.speech_start_ms,
-                                  config.end_of_turn_silence_ms)
+                                  config.end_of_turn_silence_ms, config.pause_ms)
         self._pre_roll: deque[bytes] = deque(maxlen=max(1, PRE_ROLL_MS // FRAME_MS))
         self.last_speech_at = 0.0
         self.initialize_audio_processing()
@@ -114,6 +116,9 @@ class IncomingAudioManager:
                 result.audio_duration_ms = len(result.turn_audio) * 1000 // self.config.sample_rate
                 self.audio_buffer.clear()
                 turn_voiced_ms = voiced_ms  # the detector has reset: report the finished turn's speech
+            elif event is TurnEvent.PAUSE:
+                result.event = event
+                result.turn_audio = self.audio_buffer.get_buffered_audio()
         result.voiced_ms = self.turns.voiced_ms if turn_voiced_ms is None else turn_voiced_ms
         result.last_speech_at = self.last_speech_at
         return result

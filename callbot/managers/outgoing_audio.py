@@ -68,7 +68,12 @@ class Utterance:
     audio_ready: float = 0.0  # monotonic time the first audio was ready
     playing_since: float = 0.0  # when the sentence now playing began (last mark echo)
     interrupted: bool = False
-    done: asyncio.Event = field(default_factory=asyncio.Event)
+    done: asyncio.Event = field(default_factory=asyncio.Event)  # played out, or cut
+    on_air: asyncio.Event = field(default_factory=asyncio.Event)  # first frame sent, or done without one
+
+    def finish(self) -> None:
+        self.done.set()
+        self.on_air.set()
 
     def heard_text(self, now: float) -> str:
         """The words the caller has heard: whole sentences echoed, plus the part of the
@@ -149,14 +154,14 @@ class OutgoingAudioManager:
                 await self.send_json(protocol.mark_message(self.stream_sid, sentence.mark))
                 sentence.sent = True
             if utterance.fully_heard:  # every echo came before we got here (or nothing to say)
-                utterance.done.set()
+                utterance.finish()
         except asyncio.CancelledError:
             raise
         except Exception:
             logger.exception("speaking failed; the rest of this reply is dropped")
             utterance.sentences = [s for s in utterance.sentences if s.sent]
             if utterance.fully_heard:
-                utterance.done.set()
+                utterance.finish()
         finally:
             for task in pending:
                 task.cancel()
@@ -174,6 +179,7 @@ class OutgoingAudioManager:
             self.frames_sent += 1
             if utterance and not utterance.started:
                 utterance.started = utterance.playing_since = now
+                utterance.on_air.set()
                 utterance.first_frame_ms = (now - (utterance.audio_ready or now)) * 1000
             self._play_clock = max(self._play_clock, now) + frame_s
 
@@ -188,7 +194,7 @@ class OutgoingAudioManager:
                 sentence.heard = True
                 utterance.playing_since = time.monotonic()
         if utterance.fully_heard and (self._task is None or self._task.done()):
-            utterance.done.set()
+            utterance.finish()
 
     @property
     def is_speaking(self) -> bool:
@@ -199,19 +205,16 @@ class OutgoingAudioManager:
         if self._task is not None and not self._task.done():
             return True
         if time.monotonic() > self._play_clock + MARK_GRACE_S:
-            utterance.done.set()  # no echo came back: assume it played
+            utterance.finish()  # no echo came back: assume it played
             return False
         return not utterance.fully_heard
 
-    async def wait_until_heard_async(self, timeout: float | None = None) -> None:
+    async def wait_until_heard_async(self) -> None:
         """Until the current reply has been played out (by the marks) or interrupted."""
         utterance = self.current
         if utterance is None:
             return
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.is_speaking:
-            if deadline is not None and time.monotonic() > deadline:
-                return
+        while self.is_speaking:  # polled: the no-echo grace period has no event of its own
             try:
                 await asyncio.wait_for(utterance.done.wait(), 0.1)
             except TimeoutError:
@@ -234,7 +237,7 @@ class OutgoingAudioManager:
         if send_clear:
             await self.send_json(protocol.clear_message(self.stream_sid))
         self._play_clock = 0.0
-        utterance.done.set()
+        utterance.finish()
         return heard
 
     async def close_async(self) -> None:

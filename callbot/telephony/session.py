@@ -11,16 +11,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from callbot.agents.phrases import phrase
 from callbot.agents.state import CallerInfo, NextAction
 from callbot.audio.turn import TurnEvent
 from callbot.errors import ManagerError
 from callbot.managers.conversation import AudioMetadata, InterruptionAction, InterruptionType
-from callbot.managers.incoming_audio import AudioConfig, IncomingAudioManager
+from callbot.managers.incoming_audio import AudioConfig, AudioProcessingResult, IncomingAudioManager
 from callbot.managers.outgoing_audio import OutgoingAudioManager, Utterance
 from callbot.managers.performance import Stage, TurnTimings
 from callbot.services import CallServices
@@ -31,6 +32,15 @@ logger = logging.getLogger("callbot.call")
 # A turn with no words but this much speech was noise or mumbling: ask again.
 UNCLEAR_TURN_MS = 600
 TICK_S = 0.1
+T = TypeVar("T")
+
+
+@dataclass
+class Speculation:
+    """A transcription started at a pause; it stands for the turn if no speech follows."""
+
+    voiced_ms: float
+    task: asyncio.Task[AudioProcessingResult]
 
 
 @dataclass
@@ -39,6 +49,7 @@ class CallerTurn:
     voiced_ms: float
     last_speech_at: float  # monotonic
     ended_at: float  # monotonic: end of turn detected
+    speculation: asyncio.Task[AudioProcessingResult] | None = None
 
 
 def _wall(monotonic_time: float) -> datetime:
@@ -65,12 +76,13 @@ class CallSession:
         self.closed = False
         self.turn_index = 0
         self._turns: asyncio.Queue[CallerTurn] = asyncio.Queue()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._main: asyncio.Task[None] | None = None
         self._barged_in = False
         self._last_activity = time.monotonic()
         self._started_at = time.monotonic()
         self._conversation_started = False
+        self._speculation: Speculation | None = None
 
     # --- events from the receive loop (fast, never blocking on inference) -------------------------
     async def handle_event(self, event: TwilioEvent) -> None:
@@ -116,17 +128,25 @@ class CallSession:
                 and result.voiced_ms >= self.settings.barge_in_min_ms):
             self._barged_in = True
             self._spawn(self._barge_in())
-        if result.event is TurnEvent.END_OF_TURN:
+        speculation = self._speculation
+        if speculation is not None and result.voiced_ms != speculation.voiced_ms:
+            speculation.task.cancel()  # the caller went on talking: the turn will be longer
+            self._speculation = speculation = None
+        if result.event is TurnEvent.PAUSE:
+            task = self._spawn(self.incoming.transcribe_turn_async(result.turn_audio))
+            self._speculation = Speculation(result.voiced_ms, task)
+        elif result.event is TurnEvent.END_OF_TURN:
+            self._speculation = None
             self._turns.put_nowait(CallerTurn(result.turn_audio, result.voiced_ms, result.last_speech_at,
-                                              time.monotonic()))
+                                              time.monotonic(), speculation.task if speculation else None))
 
     # --- the call's own task ---------------------------------------------------------------------------
     async def _run_call(self, caller: CallerInfo) -> None:
         try:
             self.call_id = await self.services.records.start_call_async(
                 self.call_sid, self.stream_sid, caller.phone_number, caller.called_number)
+            self._conversation_started = True  # before the await: a hang-up during it still cleans up
             state = await self.services.conversations.start_conversation_async(self.call_sid, caller)
-            self._conversation_started = True
             await self._say(state["current_agent_response"])
             while not self.ending:
                 try:
@@ -160,10 +180,16 @@ class CallSession:
             if response.action == InterruptionAction.END_CALL:
                 await self._end_call("silence")
 
+    async def _transcribe(self, turn: CallerTurn) -> AudioProcessingResult:
+        if turn.speculation is not None:
+            with contextlib.suppress(ManagerError):  # it failed: transcribe the whole turn again
+                return await turn.speculation
+        return await self.incoming.transcribe_turn_async(turn.audio)
+
     async def _handle_caller_turn(self, turn: CallerTurn) -> None:
         stt_started = time.monotonic()
-        result = await self.incoming.transcribe_turn_async(turn.audio)
-        stt_ms = (time.monotonic() - stt_started) * 1000
+        result = await self._transcribe(turn)
+        stt_ms = (time.monotonic() - stt_started) * 1000  # what the caller waits for, after the turn ended
         text = result.transcribed_text.strip()
         if not text:
             if turn.voiced_ms >= UNCLEAR_TURN_MS:
@@ -180,6 +206,8 @@ class CallSession:
         await self.services.records.add_turn_async(
             self.call_id, "caller", text, _wall(turn.ended_at - result.audio_duration_ms / 1000),
             _wall(turn.last_speech_at), confidence=result.confidence)
+        if self.outgoing.is_speaking:  # a short answer under the bot's reply: it has been answered
+            await self._cut_reply()
         agent_started = time.monotonic()
         response = await self.services.conversations.handle_conversation_turn_async(
             self.call_sid, text, AudioMetadata(confidence=result.confidence,
@@ -203,8 +231,7 @@ class CallSession:
     async def _follow_utterance(self, utterance: Utterance, last_speech_at: float | None,
                                 stages: dict[Stage, float]) -> None:
         """Once the reply is out: record its latency, and once heard (or cut), its turn."""
-        while not utterance.started and not utterance.done.is_set():
-            await asyncio.sleep(0.005)
+        await utterance.on_air.wait()
         latency_ms = None
         if utterance.started and last_speech_at is not None:
             latency_ms = (utterance.started - last_speech_at) * 1000
@@ -222,27 +249,34 @@ class CallSession:
                                                    datetime.now(UTC), latency_ms=latency_ms)
 
     async def _barge_in(self) -> None:
+        if await self._cut_reply():
+            self.services.perf.count_event("barge_in")
+            logger.info("call %s: caller barged in; bot stopped", self.call_sid)
+
+    async def _cut_reply(self) -> bool:
+        """Stop the reply in play; the transcript and the conversation keep what was heard."""
         utterance = self.outgoing.current
         heard = await self.outgoing.interrupt_async()
         if heard is None or utterance is None:
-            return
-        self.services.perf.count_event("barge_in")
-        logger.info("call %s: caller barged in; bot stopped", self.call_sid)
+            return False
         await self.services.conversations.record_bot_heard_async(self.call_sid, heard)
         started = _wall(utterance.started) if utterance.started else datetime.now(UTC)
         await self.services.records.add_turn_async(self.call_id, "bot", heard, started, datetime.now(UTC),
                                                    interrupted=True)
+        return True
 
     async def _send(self, message: str) -> None:
         async with self._send_lock:  # media, marks and clear come from several tasks
             await self._send_json(message)
 
-    def _spawn(self, coroutine: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coroutine)
+    def _spawn(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """A task of this call: cancelled when the call closes, its failure logged."""
+        task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("call %s: background step failed: %s", self.call_sid,
@@ -255,7 +289,9 @@ class CallSession:
             return
         self.ending = True
         self.end_reason = reason
-        await self.outgoing.wait_until_heard_async(timeout=30)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(30):
+                await self.outgoing.wait_until_heard_async()
         pending = [t for t in self._tasks if t is not asyncio.current_task()]
         if pending:  # let the last reply's turn reach the record before the stream closes
             await asyncio.wait(pending, timeout=2)

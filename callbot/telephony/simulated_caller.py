@@ -123,7 +123,18 @@ class _TwilioSide:
         self.bot_started_at: float | None = None
         self.turn: TurnResult | None = None
         self.closed = asyncio.Event()
+        self.spoken = asyncio.Event()  # the caller's queued speech has all been sent
         self.sequence = 0
+
+    async def speak(self, speech: list[bytes]) -> None:
+        """Queue the caller's frames for the clock and wait until the last one is sent."""
+        self.spoken.clear()
+        self.outgoing.extend(speech)
+        await self.spoken.wait()
+
+    def close(self) -> None:
+        self.closed.set()
+        self.spoken.set()  # nobody waits for speech on a closed line
 
     async def send(self, message: dict[str, Any]) -> None:
         self.sequence += 1
@@ -143,10 +154,12 @@ class _TwilioSide:
                                  "media": {"track": "inbound", "chunk": str(chunk),
                                            "timestamp": str(int(chunk * FRAME_MS)), "payload": payload}})
             except ConnectionClosed:
-                self.closed.set()
+                self.close()
                 return
             if speech is not None:
                 self.last_speech_sent = time.monotonic()
+                if not self.outgoing:
+                    self.spoken.set()
             self.sending_speech = bool(self.outgoing)
             await self._play_one()
             next_tick += FRAME_S
@@ -190,7 +203,7 @@ class _TwilioSide:
         except ConnectionClosed:
             pass
         finally:
-            self.closed.set()
+            self.close()
 
     def bot_is_quiet(self) -> bool:
         return not self.playback and time.monotonic() - self.last_played_at > BOT_QUIET_S
@@ -258,7 +271,7 @@ class SimulatedCaller:
                     await side.send({"event": "stop", "streamSid": stream_sid,
                                      "stop": {"accountSid": "AC" + "0" * 32, "callSid": call_sid}})
             finally:
-                side.closed.set()
+                side.close()
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
@@ -280,9 +293,7 @@ class SimulatedCaller:
             await asyncio.sleep(max(0.0, start_at - time.monotonic()))
         turn = TurnResult(caller_text=step.say or str(step.audio), sent_at=time.time())
         turns.append(turn)
-        side.outgoing.extend(frames(speech))
-        while side.outgoing and not side.closed.is_set():
-            await asyncio.sleep(0.01)
+        await side.speak(frames(speech))
         last_speech = side.last_speech_sent
         side.first_bot_frame_at = None
         side.turn = turn

@@ -223,7 +223,7 @@ async def test_without_echoes_is_speaking_stops_after_the_grace_period(engine, c
     monkeypatch.setattr("callbot.managers.outgoing_audio.MARK_GRACE_S", 0.2)
     manager, _, _ = make(engine, cache, echo="never")
     utterance = await manager.generate_and_send_response_async("Hi.")
-    await manager.wait_until_heard_async(timeout=10)
+    await asyncio.wait_for(manager.wait_until_heard_async(), 10)
     assert not manager.is_speaking
     assert utterance.done.is_set()
 
