@@ -218,3 +218,21 @@ def test_after_end_of_turn_a_new_turn_needs_a_new_start() -> None:
     assert feed(detector, [0.9, 0.9]) == []
     assert detector.update(0.9) is TurnEvent.SPEECH_STARTED
     assert detector.voiced_ms == 96
+
+
+def test_a_pause_is_announced_once_per_silence_before_the_turn_ends() -> None:
+    detector = TurnDetector(window_ms=20, speech_start_ms=60, end_of_turn_silence_ms=400, pause_ms=160)
+    sequence = [0.9] * 10 + [0.1] * 10 + [0.9] * 5 + [0.1] * 20
+    assert feed(detector, sequence) == [
+        (2, TurnEvent.SPEECH_STARTED),
+        (10 + 7, TurnEvent.PAUSE),  # 8 × 20 ms = 160 ms of silence
+        (25 + 7, TurnEvent.PAUSE),  # speech resumed, so the next silence is announced again
+        (25 + 19, TurnEvent.END_OF_TURN),
+    ]
+
+
+def test_no_pause_without_pause_ms_or_when_it_is_not_shorter_than_the_hangover() -> None:
+    for pause_ms in (None, 400, 500):
+        detector = TurnDetector(window_ms=20, speech_start_ms=60, end_of_turn_silence_ms=400, pause_ms=pause_ms)
+        events = [event for _, event in feed(detector, [0.9] * 10 + [0.1] * 20)]
+        assert events == [TurnEvent.SPEECH_STARTED, TurnEvent.END_OF_TURN]
