@@ -84,8 +84,8 @@ def _percentiles(values: list[float]) -> dict[str, float]:
             "min": round(ordered[0], 1), "max": round(ordered[-1], 1)}
 
 
-def run_benchmark(turns: int, port: int) -> dict[str, Any]:
-    from callbot.cli import run_simulated_call
+def run_benchmark(turns: int, port: int, calls: int = 1) -> dict[str, Any]:
+    from callbot.telephony.simulated_call import place_calls
 
     workdir = Path(tempfile.mkdtemp(prefix="callbot-bench-"))
     env = {**os.environ, "CALLBOT_DATA_DIR": str(workdir / "data"), "CALLBOT_TWILIO_VALIDATE_SIGNATURE": "false",
@@ -107,29 +107,35 @@ def run_benchmark(turns: int, port: int) -> dict[str, Any]:
         pids = _process_tree(server.pid)
         cpu_before = _cpu_seconds(pids)
         lines = [LINES[i % (len(LINES) - 1)] for i in range(turns - 1)] + [LINES[-1]]
-        scenario = Scenario([Step(say=line) for line in lines])
+        # calls start their lines in a different order, so they don't talk in lockstep
+        scenarios = [Scenario([Step(say=line) for line in lines[n % len(lines):] + lines[:n % len(lines)]])
+                     for n in range(calls)]
         started = time.monotonic()
-        result = run_simulated_call(f"ws://127.0.0.1:{port}/twilio/media-stream", scenario, "", "")
+        reports = place_calls(f"ws://127.0.0.1:{port}/twilio/media-stream", scenarios)
         call_seconds = time.monotonic() - started
         pids = _process_tree(server.pid)
         cpu_used = _cpu_seconds(pids) - cpu_before
         peaks = _peak_rss_mb(pids)
-        timings = httpx.get(f"{base}/api/calls/{result['call_sid']}/timings", timeout=5).json()
+        timings = [turn for report in reports
+                   for turn in httpx.get(f"{base}/api/calls/{report['call_sid']}/timings", timeout=5).json()]
     finally:
         server.terminate()
         server.wait(timeout=30)
-    latencies = [t["latency_ms"] for t in result["turns"] if t["caller_text"] and t["latency_ms"] is not None]
+    answered = [t for report in reports for t in report["turns"] if t["caller_text"]]
+    latencies = [t["latency_ms"] for t in answered if t["latency_ms"] is not None]
     stages: dict[str, list[float]] = {}
     for turn in timings:
         for stage, value in turn["stages_ms"].items():
             stages.setdefault(stage, []).append(value)
     return {
-        "turns": len(latencies),
+        "calls": calls,
+        "caller_turns": len(answered),
+        "unanswered_turns": len(answered) - len(latencies),
         "caller_measured_latency_ms": _percentiles(latencies),
         "server_stage_ms": {stage: _percentiles(values) for stage, values in stages.items()},
-        "server_cpu_seconds_per_call": round(cpu_used, 2),
+        "server_cpu_seconds_per_call": round(cpu_used / calls, 2),
         "call_seconds": round(call_seconds, 1),
         "server_peak_rss_mb": {"main": round(peaks.get(server.pid, 0.0), 1),
                                "workers": [round(v, 1) for pid, v in peaks.items() if pid != server.pid]},
-        "transcript": result["turns"],
+        "transcripts": [report["turns"] for report in reports],
     }

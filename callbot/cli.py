@@ -6,9 +6,8 @@ import asyncio
 import json
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import httpx
 import typer
 from rich.console import Console
 from rich.progress import Progress
@@ -69,54 +68,6 @@ def pregenerate() -> None:
     asyncio.run(run())
 
 
-def _api_base(ws_url: str) -> str:
-    base = ws_url.replace("wss://", "https://", 1).replace("ws://", "http://", 1)
-    return base.split("/twilio/", 1)[0]
-
-
-def _fetch_call(ws_url: str, call_sid: str, api_key: str) -> dict[str, Any] | None:
-    headers = {"X-API-Key": api_key} if api_key else {}
-    try:
-        response = httpx.get(f"{_api_base(ws_url)}/api/calls/{call_sid}", headers=headers, timeout=5)
-        return response.json() if response.status_code == 200 else None
-    except httpx.HTTPError:
-        return None
-
-
-def run_simulated_call(url: str, scenario: Any, auth_token: str, api_key: str) -> dict[str, Any]:
-    """Place one simulated call; returns the ``--json`` result."""
-    from datetime import datetime
-
-    from callbot.audio.speakable import to_speakable
-    from callbot.audio.stt.whisper import WhisperEngine
-    from callbot.audio.tts.local import load_local_tts
-    from callbot.telephony.simulated_caller import SimulatedCaller
-
-    voice = load_local_tts()
-    caller = SimulatedCaller(url, lambda text: voice.synthesize(to_speakable(text)).audio,
-                             auth_token=auth_token or None)
-    result = asyncio.run(caller.run(scenario))
-    stt = WhisperEngine()
-    for turn in result.turns:  # after the call, so transcription never disturbs its timing
-        if turn.bot_audio:
-            turn.bot_text = stt.transcribe(bytes(turn.bot_audio)).text
-    record = _fetch_call(url, result.call_sid, api_key)
-    outcome = result.outcome
-    if record:
-        outcome = record.get("end_reason") or outcome
-        caller_turns = [t for t in record.get("turns", []) if t["speaker"] == "caller"]
-        starts = [t.sent_at for t in result.turns] + [float("inf")]
-        for index, turn in enumerate(result.turns):
-            if not turn.caller_text:
-                continue
-            heard = [t["text"] for t in caller_turns
-                     if starts[index] <= datetime.fromisoformat(t["ended_at"]).timestamp() < starts[index + 1]]
-            turn.heard_text = " ".join(heard)
-    data = result.as_dict()
-    data["outcome"] = outcome
-    return data
-
-
 @app.command()
 def call(
     say: Annotated[list[str] | None, typer.Option("--say", help="A caller line, spoken by TTS (repeat).")] = None,
@@ -131,6 +82,7 @@ def call(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ) -> None:
     """Play a caller over Twilio's media-stream protocol against a running server."""
+    from callbot.telephony.simulated_call import place_calls
     from callbot.telephony.simulated_caller import Scenario, Step
 
     settings = get_settings()
@@ -143,7 +95,7 @@ def call(
     scenario.from_number = from_number or scenario.from_number
     scenario.to_number = to_number or scenario.to_number
     try:
-        data = run_simulated_call(url, scenario, settings.twilio_auth_token, settings.api_key)
+        data = place_calls(url, [scenario], settings.twilio_auth_token, settings.api_key)[0]
     except OSError as exc:
         console.print(f"[red]Could not reach {url}: {exc}. Is `callbot serve` running?[/red]")
         raise typer.Exit(2) from exc
@@ -161,14 +113,15 @@ def call(
 
 @app.command()
 def bench(
-    turns: Annotated[int, typer.Option(help="Caller turns in the benchmark call.")] = 10,
+    turns: Annotated[int, typer.Option(help="Caller turns in each benchmark call.")] = 10,
+    calls: Annotated[int, typer.Option(help="Calls placed at the same time.")] = 1,
     port: Annotated[int, typer.Option(help="Port for the server the benchmark starts.")] = 8765,
 ) -> None:
-    """Start a server, place a call of N turns, print latency per stage and the server's cost."""
+    """Start a server, place calls of N turns, print latency per stage and the server's cost."""
     from callbot.benchmark import run_benchmark
 
     _setup_logging("WARNING")
-    print(json.dumps(run_benchmark(turns, port), indent=2))
+    print(json.dumps(run_benchmark(turns, port, calls), indent=2))
 
 
 if __name__ == "__main__":

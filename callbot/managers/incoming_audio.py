@@ -68,9 +68,13 @@ class IncomingAudioManager:
                                   config.end_of_turn_silence_ms, config.pause_ms)
         self._pre_roll: deque[bytes] = deque(maxlen=max(1, PRE_ROLL_MS // FRAME_MS))
         self.last_speech_at = 0.0
-        self.initialize_audio_processing()
+        self._configure_buffer()
 
-    def initialize_audio_processing(self) -> None:
+    async def initialize_audio_processing_async(self) -> None:
+        """Seed API: (re)configure the buffer; the engines are shared and already loaded."""
+        self._configure_buffer()
+
+    def _configure_buffer(self) -> None:
         self.audio_buffer.configure(sample_rate=self.config.sample_rate, chunk_size=self.config.chunk_size,
                                     max_buffer_duration=self.config.max_buffer_duration)
 
@@ -122,6 +126,16 @@ class IncomingAudioManager:
         result.voiced_ms = self.turns.voiced_ms if turn_voiced_ms is None else turn_voiced_ms
         result.last_speech_at = self.last_speech_at
         return result
+
+    async def handle_audio_chunk_async(self, audio_data: bytes) -> str | None:
+        """Seed API: feed one μ-law chunk; at the end of a turn, its transcript (else None).
+
+        This one waits for STT; the live call path uses ``process_frame`` and transcribes
+        in a task of its own, so its receive loop never waits."""
+        result = self.process_frame(audio_data)
+        if result.event is not TurnEvent.END_OF_TURN:
+            return None
+        return (await self.transcribe_turn_async(result.turn_audio)).transcribed_text
 
     async def detect_speech_end_async(self, audio_chunk: bytes) -> bool:
         return self.process_frame(audio_chunk).event is TurnEvent.END_OF_TURN

@@ -15,7 +15,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from callbot.services import CallServices
 from callbot.telephony.protocol import ProtocolViolation, Stop, parse_message
 from callbot.telephony.session import CallSession
-from callbot.telephony.signature import SignatureValidator, public_url
+from callbot.telephony.signature import SignatureValidator
 
 logger = logging.getLogger("callbot.media_stream")
 
@@ -26,8 +26,7 @@ def build_router(services: CallServices, validator: SignatureValidator) -> APIRo
 
     @router.websocket("/twilio/media-stream")
     async def media_stream(websocket: WebSocket) -> None:
-        url = public_url(str(websocket.url), websocket.headers, settings, websocket=True)
-        if not validator.is_valid_websocket(url, websocket.headers.get("x-twilio-signature")):
+        if not validator.verify_websocket(str(websocket.url), websocket.headers):
             services.perf.count_event("invalid_signature")
             logger.warning("media stream rejected: invalid X-Twilio-Signature")
             await websocket.close(code=1008)  # before accept: the client gets HTTP 403
@@ -62,8 +61,13 @@ def build_router(services: CallServices, validator: SignatureValidator) -> APIRo
                 if isinstance(event, Stop):
                     break
                 await session.handle_event(event)
-        except (WebSocketDisconnect, RuntimeError):
-            pass  # the socket went away (or we closed it to hang up)
+        except WebSocketDisconnect:
+            pass  # the caller's side went away
+        except RuntimeError:
+            if websocket.application_state == WebSocketState.CONNECTED:
+                reason = "error"
+                logger.error("call %s: receive loop failed", session.call_sid or "-", exc_info=True)
+            # else: we closed the socket to hang up, and receive() says so
         except Exception as exc:
             reason = "error"
             logger.error("call %s: receive loop failed (%s)", session.call_sid or "-", type(exc).__name__,

@@ -240,8 +240,12 @@ class SimulatedCaller:
             return trim_silence(load_wav_as_mulaw(step.audio))
         return b""
 
-    async def run(self, scenario: Scenario) -> CallResult:
-        audio = [self._prepare(step) for step in scenario.steps]  # before the call: timing stays real
+    def prepare(self, scenario: Scenario) -> list[bytes]:
+        """The caller's audio for every step, made before the call so its timing stays real."""
+        return [self._prepare(step) for step in scenario.steps]
+
+    async def run(self, scenario: Scenario, audio: list[bytes] | None = None) -> CallResult:
+        audio = audio if audio is not None else self.prepare(scenario)
         call_sid = "CA" + secrets.token_hex(16)
         stream_sid = "MZ" + secrets.token_hex(16)
         turns: list[TurnResult] = [TurnResult(caller_text="", sent_at=time.time())]

@@ -218,3 +218,39 @@ async def test_cleanup_drops_a_turn_in_progress(manager: IncomingAudioManager, c
     assert not manager.in_turn
     assert run(manager, silence(1000)).events == []  # no end of a turn that was dropped
     assert manager.audio_buffer.size_bytes == 0
+
+
+class LocalWhisper:
+    """The real Whisper engine behind the async STT protocol."""
+
+    def __init__(self) -> None:
+        from callbot.audio.stt.whisper import WhisperEngine
+
+        self.engine = WhisperEngine()
+
+    async def transcribe_async(self, mulaw: bytes) -> Transcription:
+        return self.engine.transcribe(mulaw)
+
+
+async def test_handle_audio_chunk_returns_the_transcript_at_the_end_of_the_turn(clips: dict[str, bytes]) -> None:
+    manager = IncomingAudioManager(AudioConfig(), LocalWhisper())
+    audio = silence(LEAD_MS) + padded(clips["piper"]) + silence(1000)
+    texts = [await manager.handle_audio_chunk_async(audio[i : i + FRAME_BYTES])
+             for i in range(0, len(audio), FRAME_BYTES)]
+    finished = [t for t in texts if t is not None]
+    assert len(finished) == 1
+    assert "meeting with an advisor" in finished[0].lower()
+
+
+def test_a_pause_carries_the_turn_so_far_before_the_turn_ends(clips: dict[str, bytes]) -> None:
+    manager = IncomingAudioManager(AudioConfig(pause_ms=160), NoSTT())
+    fed = run(manager, silence(LEAD_MS) + padded(clips["piper"]) + silence(1000))
+    kinds = [result.event for _, _, result in fed.events]
+    assert kinds[0] is TurnEvent.SPEECH_STARTED and kinds[-1] is TurnEvent.END_OF_TURN
+    pauses = [(at, result) for at, _, result in fed.events if result.event is TurnEvent.PAUSE]
+    end_at, _, end = fed.events[-1]
+    last_pause_at, last_pause = pauses[-1]
+    assert end_at - last_pause_at == pytest.approx(0.24, abs=0.04)  # 400 − 160 ms earlier
+    assert last_pause.voiced_ms == end.voiced_ms  # no speech after it: its transcript stands for the turn
+    assert end.turn_audio.startswith(last_pause.turn_audio)
+    assert len(end.turn_audio) - len(last_pause.turn_audio) <= 0.3 * TELEPHONY_RATE  # only silence after
