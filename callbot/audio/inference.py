@@ -109,12 +109,22 @@ class InferencePool:
             initializer=_init_worker, initargs=(config,),
         )
         self._slots = asyncio.Semaphore(max_pending or self.workers * 2)
+        self._in_flight = 0
         self.voice = config.voice
+
+    @property
+    def has_idle_worker(self) -> bool:
+        """Whether a job now would start at once: optional work (speculation) waits for this."""
+        return self._in_flight < self.workers
 
     async def _run(self, func: Any, *args: Any) -> Any:
         async with self._slots:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, func, *args)
+            self._in_flight += 1
+            try:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._executor, func, *args)
+            finally:
+                self._in_flight -= 1
 
     async def warm_up_async(self) -> None:
         """Load the engines in every worker, so the first call is as fast as the others."""

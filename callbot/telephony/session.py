@@ -132,7 +132,7 @@ class CallSession:
         if speculation is not None and result.voiced_ms != speculation.voiced_ms:
             speculation.task.cancel()  # the caller went on talking: the turn will be longer
             self._speculation = speculation = None
-        if result.event is TurnEvent.PAUSE:
+        if result.event is TurnEvent.PAUSE and self.services.pool.has_idle_worker:
             task = self._spawn(self.incoming.transcribe_turn_async(result.turn_audio))
             self._speculation = Speculation(result.voiced_ms, task)
         elif result.event is TurnEvent.END_OF_TURN:
