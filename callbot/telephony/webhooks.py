@@ -71,6 +71,7 @@ def build_router(
     router = APIRouter()
 
     async def signed_form(request: Request) -> ImmutableMultiDict[str, str]:
+        """The form of a signed Twilio request about a call, or a rejection."""
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != _FORM_TYPE:
             raise _Rejected(415, "expected a form-encoded body")
@@ -83,6 +84,8 @@ def build_router(
         form: ImmutableMultiDict[str, str] = ImmutableMultiDict(pairs)
         if not validator.verify_request(str(request.url), request.headers, form):
             raise _Rejected(403, "invalid signature")
+        if not form.get("CallSid"):
+            raise _Rejected(400, "missing CallSid")
         return form
 
     def stream_url(request: Request) -> str:
@@ -97,9 +100,7 @@ def build_router(
             form = await signed_form(request)
         except _Rejected as rejected:
             return rejected.response
-        call_sid = form.get("CallSid")
-        if not call_sid:
-            return PlainTextResponse("missing CallSid", status_code=400)
+        call_sid = form["CallSid"]
         parameters = {
             "caller": form.get("From", ""),
             "called": form.get("To", ""),
@@ -115,9 +116,7 @@ def build_router(
             form = await signed_form(request)
         except _Rejected as rejected:
             return rejected.response
-        call_sid = form.get("CallSid")
-        if not call_sid:
-            return PlainTextResponse("missing CallSid", status_code=400)
+        call_sid = form["CallSid"]
         call_status = form.get("CallStatus", "")
         logger.info("Call %s status: %s", call_sid, call_status)
         try:

@@ -28,6 +28,7 @@ from callbot.managers.incoming_audio import (
     AudioProcessingResult,
     IncomingAudioManager,
 )
+from tests.audio_helpers import speech_extent
 
 LEAD_MS = 500  # silence before the caller speaks (a whole number of frames)
 LEAD_BYTES = LEAD_MS * TELEPHONY_RATE // 1000
@@ -40,17 +41,6 @@ VAD_HANGOVER_MS = 4 * WINDOW_MS
 class NoSTT:
     async def transcribe_async(self, mulaw: bytes) -> Transcription:  # pragma: no cover - not called
         raise AssertionError("the audio path must not transcribe")
-
-
-def speech_extent(pcm: np.ndarray) -> tuple[int, int]:
-    """Sample range of the words: from the first 10 ms block with speech energy (Piper sometimes
-    starts with a faint click and 100 ms of silence: that is not the onset) to the last sample
-    above the noise floor (the fading end of the last word is speech)."""
-    samples = pcm.astype(np.float64)
-    blocks = samples[: samples.size // 80 * 80].reshape(-1, 80)
-    start = int(np.flatnonzero(np.sqrt(np.mean(blocks**2, axis=1)) >= 100)[0]) * 80
-    end = int(np.flatnonzero(np.abs(samples) >= 64)[-1]) + 1
-    return start, end
 
 
 def trim(mulaw: bytes) -> bytes:

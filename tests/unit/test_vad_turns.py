@@ -11,21 +11,11 @@ from callbot.audio.tts.espeak import EspeakEngine
 from callbot.audio.tts.local import load_local_tts
 from callbot.audio.turn import TurnDetector, TurnEvent
 from callbot.audio.vad import SileroVAD
+from tests.audio_helpers import speech_extent
 
 WINDOW = 256  # Silero's window at 8 kHz: 32 ms
 FRAME = 160  # a Twilio media frame: 20 ms
 SECONDS = 5
-
-
-def speech_extent(pcm: np.ndarray) -> tuple[int, int]:
-    """Sample range of the words: from the first 10 ms block with speech energy (Piper sometimes
-    starts with a faint click and 100 ms of silence: that is not the onset) to the last sample
-    above the noise floor (the fading end of the last word is speech)."""
-    samples = pcm.astype(np.float64)
-    blocks = samples[: samples.size // 80 * 80].reshape(-1, 80)
-    start = int(np.flatnonzero(np.sqrt(np.mean(blocks**2, axis=1)) >= 100)[0]) * 80
-    end = int(np.flatnonzero(np.abs(samples) >= 64)[-1]) + 1
-    return start, end
 
 
 def trim(pcm: np.ndarray) -> np.ndarray:
