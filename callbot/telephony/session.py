@@ -173,12 +173,15 @@ class CallSession:
         quiet = not self.outgoing.is_speaking and not self.incoming.in_turn and self._turns.empty()
         if quiet and now - self._last_activity > self.settings.silence_prompt_seconds:
             self._last_activity = now
-            response = await self.services.conversations.handle_conversation_interruption_async(
-                self.call_sid, InterruptionType.LONG_SILENCE)
-            if response.message:
-                await self._say(response.message)
-            if response.action == InterruptionAction.END_CALL:
-                await self._end_call("silence")
+            await self._interruption(InterruptionType.LONG_SILENCE, end_reason="silence")
+
+    async def _interruption(self, kind: InterruptionType, end_reason: str) -> None:
+        """Silence or noise: say what the conversation says to it, and end the call if it says so."""
+        response = await self.services.conversations.handle_conversation_interruption_async(self.call_sid, kind)
+        if response.message:
+            await self._say(response.message)
+        if response.action == InterruptionAction.END_CALL:
+            await self._end_call(end_reason)
 
     async def _transcribe(self, turn: CallerTurn) -> AudioProcessingResult:
         if turn.speculation is not None:
@@ -193,12 +196,7 @@ class CallSession:
         text = result.transcribed_text.strip()
         if not text:
             if turn.voiced_ms >= UNCLEAR_TURN_MS:
-                response = await self.services.conversations.handle_conversation_interruption_async(
-                    self.call_sid, InterruptionType.BACKGROUND_NOISE)
-                if response.message:
-                    await self._say(response.message)
-                if response.action == InterruptionAction.END_CALL:
-                    await self._end_call("misunderstood")
+                await self._interruption(InterruptionType.BACKGROUND_NOISE, end_reason="misunderstood")
             return
         # The turn's audio ends when the turn was detected (after the end-of-turn silence), not at the
         # last speech frame: measured from there, its start is where the caller began (give or take
