@@ -31,6 +31,10 @@ class Settings(BaseSettings):
         "", description="Key the JSON API (/api/…) requires in X-API-Key. Empty: the API is open (logged)."
     )
 
+    business_profile: Path | None = Field(
+        None, description="Business profile YAML (company, offer, advisors, hours, FAQ). Empty: the demo profile."
+    )
+
     # --- Twilio ---------------------------------------------------------------------------
     twilio_account_sid: str = Field("", description="Twilio Account SID (for hang-up over the REST API).")
     twilio_auth_token: str = Field(
