@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -99,9 +99,26 @@ def call(
     except OSError as exc:
         console.print(f"[red]Could not reach {url}: {exc}. Is `callbot serve` running?[/red]")
         raise typer.Exit(2) from exc
+    problems = _check_expectations(url, scenario, data, settings.api_key) if scenario.expect else []
     if as_json:
-        print(json.dumps(data))
-        return
+        print(json.dumps({**data, "expectation_failures": problems} if scenario.expect else data))
+    else:
+        _print_call(data)
+    if problems:
+        console.print("[red]The call did not produce what the script expects:[/red]")
+        for line in problems:
+            console.print(f"[red]  - {line}[/red]")
+        raise typer.Exit(1)
+
+
+def _check_expectations(url: str, scenario: Any, data: dict[str, Any], api_key: str) -> list[str]:
+    from callbot.telephony.expectations import compare, fetch_actual
+    from callbot.telephony.simulated_call import api_base
+
+    return compare(scenario.expect, fetch_actual(api_base(url), data["call_sid"], scenario.from_number, api_key))
+
+
+def _print_call(data: dict[str, Any]) -> None:
     for turn in data["turns"]:
         if turn["caller_text"]:
             console.print(f"[cyan]caller[/cyan] {turn['caller_text']}")

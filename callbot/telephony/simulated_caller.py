@@ -49,6 +49,7 @@ class Scenario:
     steps: list[Step]
     from_number: str = "+15550100001"
     to_number: str = "+15550100999"
+    expect: dict[str, Any] = field(default_factory=dict)  # checked against the server's records
 
     @classmethod
     def from_yaml(cls, path: Path) -> Scenario:
@@ -62,7 +63,8 @@ class Scenario:
             steps.append(Step(say=item.get("say"), audio=Path(item["audio"]) if item.get("audio") else None,
                               pause_ms=int(item.get("pause", 0) or 0), dtmf=item.get("dtmf"),
                               barge_in_after_ms=item.get("barge_in_after_ms")))
-        return cls(steps, str(data.get("from", cls.from_number)), str(data.get("to", cls.to_number)))
+        return cls(steps, str(data.get("from", cls.from_number)), str(data.get("to", cls.to_number)),
+                   dict(data.get("expect") or {}))
 
 
 @dataclass
