@@ -13,7 +13,7 @@ from callbot.config import Settings, get_settings
 from callbot.services import CallServices
 from callbot.telephony import media_stream, webhooks
 from callbot.telephony.signature import SignatureValidator
-from callbot.web import calls_api, health
+from callbot.web import api, health
 
 logger = logging.getLogger("callbot.app")
 
@@ -37,5 +37,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.build_router(settings, services.records, validator=validator))
     app.include_router(media_stream.build_router(services, validator))
     app.include_router(health.build_router(services.perf, lambda: services.ready))
-    app.include_router(calls_api.build_router(settings, services.records, services.perf))
+    app.include_router(api.build_router(services))
     return app

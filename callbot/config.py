@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "", description="SQLAlchemy URL for call records. Empty: SQLite file in data_dir."
     )
+    calendar_database_url: str = Field(
+        "", description="SQLAlchemy URL of the built-in calendar. Empty: DATABASE_URL if set, else calendar.db."
+    )
+    crm_database_url: str = Field(
+        "", description="SQLAlchemy URL of the built-in CRM and its outbox. Empty: DATABASE_URL if set, else crm.db."
+    )
     state_backend: Literal["memory", "sqlite"] = Field(
         "memory", description="Where live conversation state is kept: memory or sqlite."
     )
@@ -97,9 +103,31 @@ class Settings(BaseSettings):
     max_silence_prompts: int = Field(2, description="Prompts after which a silent call ends politely.")
     max_call_seconds: int = Field(1800, description="Calls are ended politely after this long.")
 
+    # --- language model (optional) ---
+    llm_base_url: str = Field(
+        "", description="OpenAI-compatible API base URL (e.g. https://api.openai.com/v1, "
+        "http://localhost:11434/v1 for Ollama). Empty: no language model, the offline path answers."
+    )
+    llm_api_key: str = Field(
+        "", description="API key for the language model (Bearer token; api-key header on Azure). Empty: none."
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Model name sent to the language model API.")
+    llm_timeout_seconds: float = Field(
+        2.0, description="Longest wait for the language model; past it the offline path answers."
+    )
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'callbot.db'}"
+
+    @property
+    def resolved_calendar_database_url(self) -> str:
+        # SQLite gets one file per store: each store's writers lock its own file only.
+        return self.calendar_database_url or self.database_url or f"sqlite:///{self.data_dir / 'calendar.db'}"
+
+    @property
+    def resolved_crm_database_url(self) -> str:
+        return self.crm_database_url or self.database_url or f"sqlite:///{self.data_dir / 'crm.db'}"
 
     @property
     def resolved_audio_cache_dir(self) -> Path:

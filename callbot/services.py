@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from callbot.agents.graph import AgentGraph
+from callbot.agents.knowledge import KnowledgeBase, shared_knowledge_base
+from callbot.agents.llm import LLMProvider
 from callbot.agents.phrases import fixed_phrases
 from callbot.audio.cache import PreGeneratedAudioCache
 from callbot.audio.inference import EngineConfig, InferencePool
 from callbot.audio.speakable import split_sentences, to_speakable
+from callbot.business.profile import BusinessProfile, load_profile
 from callbot.config import Settings
+from callbot.integrations.calendar.local import LocalCalendarProvider
+from callbot.integrations.crm.local import LocalCRMProvider
+from callbot.integrations.crm.outbox import CRMOutbox
+from callbot.managers.calendar import CalendarManager
 from callbot.managers.conversation import ConversationConfig, ConversationManager
+from callbot.managers.crm import CRMManager
 from callbot.managers.performance import PerformanceManager
 from callbot.managers.state import StateManager
 from callbot.storage.records import CallRecordStore
@@ -31,6 +40,11 @@ class CallServices:
     records: CallRecordStore
     perf: PerformanceManager
     call_control: TwilioCallControl
+    profile: BusinessProfile
+    calendar: CalendarManager
+    crm: CRMManager
+    llm: LLMProvider | None = None
+    knowledge: KnowledgeBase | None = None  # built at start: embedding the FAQ takes a moment
     active_calls: set[str] = field(default_factory=set)
     ready: bool = False
 
@@ -39,6 +53,9 @@ class CallServices:
         """Build everything; nothing starts until ``start_async``."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         records = CallRecordStore(settings.resolved_database_url)
+        profile = load_profile(settings.business_profile)
+        crm_provider = LocalCRMProvider(settings.resolved_crm_database_url)
+        crm = CRMManager(crm_provider, CRMOutbox(settings.resolved_crm_database_url, crm_provider))
         conversations = ConversationManager(
             ConversationConfig(max_silence_prompts=settings.max_silence_prompts),
             StateManager(build_storage_backend(settings)), AgentGraph(),
@@ -48,12 +65,21 @@ class CallServices:
             pool=InferencePool(EngineConfig.from_settings(settings), settings.inference_workers),
             cache=PreGeneratedAudioCache(settings.resolved_audio_cache_dir),
             conversations=conversations, records=records, perf=PerformanceManager(),
-            call_control=TwilioCallControl.from_settings(settings),
+            call_control=TwilioCallControl.from_settings(settings), profile=profile,
+            calendar=CalendarManager(profile, LocalCalendarProvider(settings.resolved_calendar_database_url)),
+            crm=crm, llm=LLMProvider.from_settings(settings),
         )
 
     async def start_async(self) -> None:
         """Open the stores, warm the engines and fill the phrase cache: the first call is as fast as any."""
         await self.records.init_async()
+        await self.calendar.provider.init_async()
+        await self.crm.provider.init_async()
+        if self.crm.outbox is not None:
+            await self.crm.outbox.init_async()
+            self.crm.outbox.start()
+        if self.profile.faq_dir is not None:
+            self.knowledge = await asyncio.to_thread(shared_knowledge_base, self.profile.faq_dir)
         await self.pool.warm_up_async()
         await pregenerate_phrases_async(self.pool, self.cache)
         self.ready = True
@@ -61,6 +87,12 @@ class CallServices:
     async def close_async(self) -> None:
         self.pool.close()
         await self.call_control.aclose()
+        if self.llm is not None:
+            await self.llm.aclose()
+        if self.crm.outbox is not None:
+            await self.crm.outbox.close_async()
+        await self.crm.provider.close_async()
+        await self.calendar.provider.close_async()
         await self.records.close_async()
 
 
