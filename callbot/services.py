@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from callbot.agents.graph import AgentGraph
 from callbot.agents.knowledge import KnowledgeBase, shared_knowledge_base
 from callbot.agents.llm import LLMProvider
+from callbot.agents.nlu import get_classifier
 from callbot.agents.phrases import fixed_phrases
 from callbot.audio.cache import PreGeneratedAudioCache
 from callbot.audio.inference import EngineConfig, InferencePool
@@ -80,6 +81,7 @@ class CallServices:
             self.crm.outbox.start()
         if self.profile.faq_dir is not None:
             self.knowledge = await asyncio.to_thread(shared_knowledge_base, self.profile.faq_dir)
+        await asyncio.to_thread(get_classifier().warm_up)  # embeds the intent examples once
         await self.pool.warm_up_async()
         await pregenerate_phrases_async(self.pool, self.cache)
         self.ready = True
