@@ -59,7 +59,7 @@ class CallServices:
         crm = CRMManager(crm_provider, CRMOutbox(settings.resolved_crm_database_url, crm_provider))
         conversations = ConversationManager(
             ConversationConfig(max_silence_prompts=settings.max_silence_prompts),
-            StateManager(build_storage_backend(settings)), AgentGraph(),
+            StateManager(build_storage_backend(settings)), AgentGraph(), crm=crm,
         )
         return cls(
             settings=settings,

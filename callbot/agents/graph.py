@@ -184,9 +184,16 @@ def _say(state: PhoneConversationState, text: str, prompt_key: str | None, **con
     }
 
 
+# agent_context key: the caller's number belongs to a lead the CRM already knows.
+CTX_KNOWN_CALLER = "known_caller"
+
+
 async def greet(state: PhoneConversationState, runtime: Runtime[AgentConfig]) -> dict[str, Any]:
     config = _config(runtime)
-    if config.company_name:
+    name = state["prospect_info"].name
+    if state["agent_context"].get(CTX_KNOWN_CALLER) and name:
+        text = phrase("greeting_known", config.language, name=name.split()[0])
+    elif config.company_name:
         text = phrase("greeting_company", config.language, company=config.company_name)
     else:
         text = phrase("greeting", config.language)

@@ -14,6 +14,7 @@ PHRASES: dict[str, dict[str, str]] = {
     "en": {
         "greeting": "Hello, thanks for calling. How can I help you today?",
         "greeting_company": "Hello, thanks for calling {company}! How can I help you today?",
+        "greeting_known": "Welcome back, {name}! Thanks for calling again. How can I help you today?",
         "anything_else": "Is there anything else I can help you with?",
         "youre_welcome": "You're welcome! Is there anything else I can help you with?",
         "goodbye": "Thank you for calling. Have a great day. Goodbye!",

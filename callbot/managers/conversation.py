@@ -12,10 +12,11 @@ import logging
 import weakref
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from callbot.agents.graph import CTX_END_REASON, CTX_LAST_PROMPT, AgentConfig, AgentGraph, EndReason
+from callbot.agents.graph import CTX_END_REASON, CTX_KNOWN_CALLER, CTX_LAST_PROMPT, AgentConfig, AgentGraph, EndReason
 from callbot.agents.phrases import DEFAULT_LANGUAGE, phrase
 from callbot.agents.state import (
     CallerInfo,
@@ -27,8 +28,12 @@ from callbot.agents.state import (
     make_turn,
     utc_now,
 )
-from callbot.errors import ConversationError, handle_manager_errors
+from callbot.errors import ConversationError, ManagerError, handle_manager_errors
+from callbot.integrations.models import CallDetails
 from callbot.managers.state import StateManager
+
+if TYPE_CHECKING:  # the CRM manager logs this module's summaries: import for annotations only
+    from callbot.managers.crm import CRMManager
 
 logger = logging.getLogger("callbot.managers.conversation")
 
@@ -113,15 +118,20 @@ def _as_outcome(value: object) -> CallOutcome | None:
         return None
 
 
+CRM_LOOKUP_TIMEOUT_S = 1.0
+
+
 class ConversationManager:
     def __init__(
         self,
         config: ConversationConfig,
         state_manager: StateManager,
         agent_graph: AgentGraph | None = None,
+        crm: CRMManager | None = None,
     ) -> None:
         self.config = config
         self.state_manager = state_manager
+        self.crm = crm
         self.agent_graph = agent_graph or AgentGraph(config.agent_config())
         # One lock per live call, dropped by itself once no coroutine holds it.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -144,10 +154,52 @@ class ConversationManager:
         """Create the call's state and produce the greeting (in ``current_agent_response``)."""
         async with self._lock(call_id):
             state = await self.state_manager.create_initial_state_async(call_id, caller_info)
+            await self._recognise_caller_async(state)
             state = await self.agent_graph.execute_async(state)
             await self.state_manager.save_state_async(call_id, state)
         logger.info("call %s: conversation started", call_id)
         return state
+
+    @staticmethod
+    def _call_details(state: PhoneConversationState) -> CallDetails:
+        return CallDetails(call_id=state["call_id"], caller_phone=state["caller_phone"],
+                           called_phone=state.get("called_phone"), started_at=state["start_time"])
+
+    async def _recognise_caller_async(self, state: PhoneConversationState) -> None:
+        """A known prospect's lead and name go into the state; an unknown caller's lead is created
+        at once, so even a hang-up in the first second leaves the sales team a lead."""
+        if self.crm is None or not state["caller_phone"]:
+            return
+        try:
+            async with asyncio.timeout(CRM_LOOKUP_TIMEOUT_S):  # the greeting must not wait on a slow CRM
+                record = await self.crm.find_prospect_by_phone_async(state["caller_phone"])
+                known = record is not None
+                if record is None:
+                    record = await self.crm.create_or_update_prospect_async(
+                        ProspectInfo(phone=state["caller_phone"]), self._call_details(state))
+        except (ManagerError, TimeoutError) as exc:
+            logger.warning("call %s: CRM look-up failed (%s); treating the caller as new",
+                           state["call_id"], type(exc).__name__)
+            return
+        state["salesforce_lead_id"] = record.id
+        if known:
+            known_fields = {k: v for k in ("name", "email", "company", "interest") if (v := getattr(record, k))}
+            state["prospect_info"] = state["prospect_info"].model_copy(update=known_fields)
+            state["agent_context"][CTX_KNOWN_CALLER] = True
+
+    async def _log_to_crm_async(self, state: PhoneConversationState, summary: ConversationSummary) -> None:
+        """What the call learnt goes to the lead, and the call to its activities — whatever ended it."""
+        if self.crm is None:
+            return
+        lead_id = state["salesforce_lead_id"]
+        try:
+            if state["caller_phone"] or state["prospect_info"].phone:
+                record = await self.crm.create_or_update_prospect_async(state["prospect_info"],
+                                                                        self._call_details(state))
+                lead_id = record.id
+            await self.crm.log_conversation_async(state["call_id"], summary, lead_id)
+        except ManagerError as exc:
+            logger.error("call %s: could not log the call to the CRM (%s)", state["call_id"], type(exc).__name__)
 
     @handle_manager_errors
     async def get_conversation_state_async(self, call_id: str) -> PhoneConversationState:
@@ -302,6 +354,7 @@ class ConversationManager:
             appointment=state["appointment_scheduled"],
             transcript=state["conversation_history"],
         )
+        await self._log_to_crm_async(state, summary)
         logger.info(
             "call %s: ended, outcome %s, %d turns, %.1fs",
             call_id,
