@@ -81,6 +81,7 @@ class CallServices:
             self.crm.outbox.start()
         if self.profile.faq_dir is not None:
             self.knowledge = await asyncio.to_thread(shared_knowledge_base, self.profile.faq_dir)
+            self.conversations.agent_graph.config.knowledge = self.knowledge
         await asyncio.to_thread(get_classifier().warm_up)  # embeds the intent examples once
         await self.pool.warm_up_async()
         await pregenerate_phrases_async(self.pool, self.cache)

@@ -9,6 +9,7 @@ in the run's context (``AgentConfig``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from enum import StrEnum
@@ -18,8 +19,11 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from callbot.agents.knowledge import KnowledgeBase
+from callbot.agents.nlu import Intent as NluIntent
+from callbot.agents.nlu import classify
 from callbot.agents.phrases import DEFAULT_LANGUAGE, phrase
 from callbot.agents.state import (
     ConversationPhase,
@@ -32,11 +36,14 @@ logger = logging.getLogger("callbot.agents.graph")
 
 
 class AgentConfig(BaseModel):
-    """Settings the graph's nodes read at run time."""
+    """Settings and shared tools the graph's nodes read at run time."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     language: str = DEFAULT_LANGUAGE
     company_name: str | None = None
     max_misunderstandings: int = Field(3, ge=0)
+    knowledge: KnowledgeBase | None = None  # the FAQ; None: questions get no answer from it
 
 
 class Node(StrEnum):
@@ -226,6 +233,8 @@ async def respond(state: PhoneConversationState, runtime: Runtime[AgentConfig]) 
         return _say(state, phrase("trouble_hearing", lang), "trouble_hearing")
     if intent == Intent.THANKS:
         update = _say(state, phrase("youre_welcome", lang), "youre_welcome")
+    elif (answer := await _faq_answer(state["current_user_input"], _config(runtime))) is not None:
+        update = _say(state, f"{answer} {phrase('anything_else', lang)}", "anything_else")
     else:
         heard = state["current_user_input"].strip().rstrip(".!?,;: ")
         text = f"{phrase('repeat_back', lang, text=heard)} {phrase('anything_else', lang)}"
@@ -234,6 +243,19 @@ async def respond(state: PhoneConversationState, runtime: Runtime[AgentConfig]) 
         update["current_phase"] = ConversationPhase.LEAD_CAPTURE
     update["next_action"] = NextAction.CONTINUE
     return update
+
+
+async def _faq_answer(text: str, config: AgentConfig) -> str | None:
+    """The FAQ's answer when the caller asked about the offer; the no-answer phrase when the FAQ
+    does not cover it (never an invented answer); None when it was not a question."""
+    if config.knowledge is None:
+        return None
+    if not text.rstrip().endswith("?"):
+        result = await asyncio.to_thread(classify, text)  # the embedding step is CPU work: off the loop
+        if result.intent is not NluIntent.ASK_QUESTION:
+            return None
+    answer = await config.knowledge.answer_async(text)
+    return answer.text if answer is not None else phrase("no_answer", config.language)
 
 
 async def goodbye(state: PhoneConversationState, runtime: Runtime[AgentConfig]) -> dict[str, Any]:

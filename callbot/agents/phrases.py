@@ -14,6 +14,7 @@ PHRASES: dict[str, dict[str, str]] = {
     "en": {
         "greeting": "Hello, thanks for calling. How can I help you today?",
         "greeting_company": "Hello, thanks for calling {company}! How can I help you today?",
+        "no_answer": "I don't have that detail at hand, but an advisor can tell you all about it.",
         "greeting_known": "Welcome back, {name}! Thanks for calling again. How can I help you today?",
         "anything_else": "Is there anything else I can help you with?",
         "youre_welcome": "You're welcome! Is there anything else I can help you with?",
