@@ -57,10 +57,10 @@ class CallServices:
         profile = load_profile(settings.business_profile)
         crm_provider = LocalCRMProvider(settings.resolved_crm_database_url)
         crm = CRMManager(crm_provider, CRMOutbox(settings.resolved_crm_database_url, crm_provider))
-        conversations = ConversationManager(
-            ConversationConfig(max_silence_prompts=settings.max_silence_prompts),
-            StateManager(build_storage_backend(settings)), AgentGraph(), crm=crm,
-        )
+        conversation_config = ConversationConfig(max_silence_prompts=settings.max_silence_prompts)
+        graph = AgentGraph(conversation_config.agent_config().model_copy(update={"profile": profile}))
+        conversations = ConversationManager(conversation_config, StateManager(build_storage_backend(settings)),
+                                            graph, crm=crm)
         return cls(
             settings=settings,
             pool=InferencePool(EngineConfig.from_settings(settings), settings.inference_workers),

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
 from typing import Any
@@ -31,6 +33,7 @@ from callbot.agents.state import (
     PhoneConversationState,
     make_turn,
 )
+from callbot.business.profile import BusinessProfile
 
 logger = logging.getLogger("callbot.agents.graph")
 
@@ -44,6 +47,8 @@ class AgentConfig(BaseModel):
     company_name: str | None = None
     max_misunderstandings: int = Field(3, ge=0)
     knowledge: KnowledgeBase | None = None  # the FAQ; None: questions get no answer from it
+    profile: BusinessProfile | None = None  # business hours and the transfer number
+    now: Callable[[], datetime] = Field(default=lambda: datetime.now(UTC))
 
 
 class Node(StrEnum):
@@ -51,6 +56,7 @@ class Node(StrEnum):
     UNDERSTAND = "understand"
     RESPOND = "respond"
     GOODBYE = "goodbye"
+    TRANSFER = "transfer"
 
 
 class Intent(StrEnum):
@@ -72,6 +78,9 @@ class EndReason(StrEnum):
 CTX_INTENT = "intent"
 CTX_LAST_PROMPT = "last_prompt"  # phrase key of the question the bot asked last
 CTX_END_REASON = "end_reason"
+CTX_NLU_INTENT = "nlu_intent"  # the offline NLU's intent of the caller's last turn
+CTX_TRANSFER_TO = "transfer_to"  # the number the call is being transferred to
+CTX_CALLBACK_REQUESTED = "callback_requested"  # asked for a person when none was available
 
 # Prompts after which a bare "no" means "nothing else, thanks".
 _ANYTHING_ELSE_PROMPTS = frozenset({"anything_else", "youre_welcome"})
@@ -218,10 +227,13 @@ async def understand(state: PhoneConversationState, runtime: Runtime[AgentConfig
     )
     # Misunderstandings count in a row: one clear turn starts the count again.
     misunderstandings = state["misunderstandings"] + 1 if intent is Intent.EMPTY else 0
-    logger.debug("call %s: intent %s", state["call_id"], intent)
+    nlu_intent = None
+    if intent is Intent.STATEMENT:  # the embedding step is CPU work: off the event loop
+        nlu_intent = (await asyncio.to_thread(classify, state["current_user_input"])).intent.value
+    logger.debug("call %s: intent %s (%s)", state["call_id"], intent, nlu_intent)
     return {
         # Stored as plain strings so the context stays JSON-friendly.
-        "agent_context": {**state["agent_context"], CTX_INTENT: intent.value},
+        "agent_context": {**state["agent_context"], CTX_INTENT: intent.value, CTX_NLU_INTENT: nlu_intent},
         "misunderstandings": misunderstandings,
     }
 
@@ -233,7 +245,7 @@ async def respond(state: PhoneConversationState, runtime: Runtime[AgentConfig]) 
         return _say(state, phrase("trouble_hearing", lang), "trouble_hearing")
     if intent == Intent.THANKS:
         update = _say(state, phrase("youre_welcome", lang), "youre_welcome")
-    elif (answer := await _faq_answer(state["current_user_input"], _config(runtime))) is not None:
+    elif (answer := await _faq_answer(state, _config(runtime))) is not None:
         update = _say(state, f"{answer} {phrase('anything_else', lang)}", "anything_else")
     else:
         heard = state["current_user_input"].strip().rstrip(".!?,;: ")
@@ -245,15 +257,13 @@ async def respond(state: PhoneConversationState, runtime: Runtime[AgentConfig]) 
     return update
 
 
-async def _faq_answer(text: str, config: AgentConfig) -> str | None:
+async def _faq_answer(state: PhoneConversationState, config: AgentConfig) -> str | None:
     """The FAQ's answer when the caller asked about the offer; the no-answer phrase when the FAQ
     does not cover it (never an invented answer); None when it was not a question."""
-    if config.knowledge is None:
+    text = state["current_user_input"]
+    asked = state["agent_context"].get(CTX_NLU_INTENT) == NluIntent.ASK_QUESTION or text.rstrip().endswith("?")
+    if config.knowledge is None or not asked:
         return None
-    if not text.rstrip().endswith("?"):
-        result = await asyncio.to_thread(classify, text)  # the embedding step is CPU work: off the loop
-        if result.intent is not NluIntent.ASK_QUESTION:
-            return None
     answer = await config.knowledge.answer_async(text)
     return answer.text if answer is not None else phrase("no_answer", config.language)
 
@@ -271,6 +281,23 @@ async def goodbye(state: PhoneConversationState, runtime: Runtime[AgentConfig]) 
     }
 
 
+async def transfer(state: PhoneConversationState, runtime: Runtime[AgentConfig]) -> dict[str, Any]:
+    """The caller wants a person: put them through while advisors work, else note a call-back."""
+    config = _config(runtime)
+    profile = config.profile
+    if profile is not None and profile.transfer_number and profile.is_open(config.now()):
+        return {
+            **_say(state, phrase("transfer_now", config.language), None,
+                   **{CTX_TRANSFER_TO: profile.transfer_number}),
+            "next_action": NextAction.TRANSFER,
+        }
+    return {
+        **_say(state, phrase("transfer_closed", config.language), "anything_else",
+               **{CTX_CALLBACK_REQUESTED: True}),
+        "next_action": NextAction.CONTINUE,
+    }
+
+
 # --- routing ---------------------------------------------------------------------------------
 
 
@@ -284,6 +311,8 @@ def route_after_understand(state: PhoneConversationState, runtime: Runtime[Agent
         return Node.GOODBYE
     if intent == Intent.EMPTY and state["misunderstandings"] > _config(runtime).max_misunderstandings:
         return Node.GOODBYE
+    if state["agent_context"].get(CTX_NLU_INTENT) == NluIntent.TRANSFER_HUMAN:
+        return Node.TRANSFER
     return Node.RESPOND
 
 
@@ -294,11 +323,14 @@ def build_graph() -> StateGraph:
     graph.add_node(Node.UNDERSTAND, understand)
     graph.add_node(Node.RESPOND, respond)
     graph.add_node(Node.GOODBYE, goodbye)
+    graph.add_node(Node.TRANSFER, transfer)
     graph.add_conditional_edges(START, route_start, [Node.GREET, Node.UNDERSTAND])
-    graph.add_conditional_edges(Node.UNDERSTAND, route_after_understand, [Node.RESPOND, Node.GOODBYE])
+    graph.add_conditional_edges(Node.UNDERSTAND, route_after_understand,
+                                [Node.RESPOND, Node.GOODBYE, Node.TRANSFER])
     graph.add_edge(Node.GREET, END)
     graph.add_edge(Node.RESPOND, END)
     graph.add_edge(Node.GOODBYE, END)
+    graph.add_edge(Node.TRANSFER, END)
     return graph
 
 

@@ -14,6 +14,11 @@ PHRASES: dict[str, dict[str, str]] = {
     "en": {
         "greeting": "Hello, thanks for calling. How can I help you today?",
         "greeting_company": "Hello, thanks for calling {company}! How can I help you today?",
+        "transfer_now": "Of course. I'm connecting you with an advisor now, please hold.",
+        "transfer_closed": "Our advisors aren't available right now, so I've noted that you'd like a call back, "
+        "and an advisor will call you during business hours. Is there anything else I can help you with?",
+        "transfer_failed": "I'm sorry, I couldn't put you through just now. An advisor will call you back. "
+        "Is there anything else I can help you with?",
         "no_answer": "I don't have that detail at hand, but an advisor can tell you all about it.",
         "greeting_known": "Welcome back, {name}! Thanks for calling again. How can I help you today?",
         "anything_else": "Is there anything else I can help you with?",

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from callbot.agents.graph import CTX_END_REASON, CTX_KNOWN_CALLER, CTX_LAST_PROMPT, AgentConfig, AgentGraph, EndReason
+from callbot.agents.graph import (
+    CTX_CALLBACK_REQUESTED,
+    CTX_END_REASON,
+    CTX_KNOWN_CALLER,
+    CTX_LAST_PROMPT,
+    AgentConfig,
+    AgentGraph,
+    EndReason,
+)
 from callbot.agents.phrases import DEFAULT_LANGUAGE, phrase
 from callbot.agents.state import (
     CallerInfo,
@@ -29,7 +37,7 @@ from callbot.agents.state import (
     utc_now,
 )
 from callbot.errors import ConversationError, ManagerError, handle_manager_errors
-from callbot.integrations.models import CallDetails
+from callbot.integrations.models import CallDetails, LeadStatus
 from callbot.managers.state import StateManager
 
 if TYPE_CHECKING:  # the CRM manager logs this module's summaries: import for annotations only
@@ -92,6 +100,7 @@ class CallOutcome(StrEnum):
     MISUNDERSTANDINGS = "misunderstandings"
     MAX_DURATION = "max_duration"
     ERROR = "error"
+    TRANSFERRED = "transferred"  # put through to a person
 
 
 class ConversationSummary(BaseModel):
@@ -198,6 +207,9 @@ class ConversationManager:
                                                                         self._call_details(state))
                 lead_id = record.id
             await self.crm.log_conversation_async(state["call_id"], summary, lead_id)
+            if lead_id and state["agent_context"].get(CTX_CALLBACK_REQUESTED):
+                await self.crm.update_lead_status_async(lead_id, LeadStatus.CALLBACK_REQUESTED,
+                                                        "asked for a person outside business hours")
         except ManagerError as exc:
             logger.error("call %s: could not log the call to the CRM (%s)", state["call_id"], type(exc).__name__)
 

@@ -43,7 +43,7 @@ logger = logging.getLogger("callbot.storage.records")
 Speaker = Literal["caller", "bot"]
 SPEAKERS: frozenset[str] = frozenset({"caller", "bot"})
 END_REASONS: frozenset[str] = frozenset(
-    {"caller_hung_up", "bot_ended", "silence", "misunderstood", "error", "max_duration"}
+    {"caller_hung_up", "bot_ended", "silence", "misunderstood", "error", "max_duration", "transferred"}
 )
 # Twilio call statuses after which a call never changes again.
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from callbot.agents.graph import CTX_TRANSFER_TO
 from callbot.agents.phrases import phrase
 from callbot.agents.state import CallerInfo, NextAction
 from callbot.audio.turn import TurnEvent
@@ -26,6 +27,7 @@ from callbot.managers.outgoing_audio import OutgoingAudioManager, Utterance
 from callbot.managers.performance import Stage, TurnTimings
 from callbot.services import CallServices
 from callbot.telephony.protocol import Dtmf, Mark, Media, Start, TwilioEvent
+from callbot.telephony.twiml import dial_twiml
 
 logger = logging.getLogger("callbot.call")
 
@@ -73,6 +75,7 @@ class CallSession:
         self.call_id = ""  # call record id
         self.started = False
         self.ending = False
+        self.end_reason: str | None = None  # set when the bot ends or hands off the call
         self.closed = False
         self.turn_index = 0
         self._turns: asyncio.Queue[CallerTurn] = asyncio.Queue()
@@ -216,6 +219,26 @@ class CallSession:
         await self._say(response.agent_response, turn.last_speech_at, stages)
         if response.next_action == NextAction.END_CALL:
             await self._end_call("bot_ended")
+        elif response.next_action == NextAction.TRANSFER:
+            state = await self.services.conversations.get_conversation_state_async(self.call_sid)
+            await self._transfer(state["agent_context"].get(CTX_TRANSFER_TO, ""))
+
+    async def _transfer(self, number: str) -> None:
+        """Put the caller through to a person: once the bot's words are heard, Twilio dials the
+        number and leaves this stream (a `stop` follows). If that fails the call goes on."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(30):
+                await self.outgoing.wait_until_heard_async()
+        control = self.services.call_control
+        if number and control.is_configured and self.call_sid:
+            try:
+                await control.update_twiml(self.call_sid, dial_twiml(number))
+                self.ending, self.end_reason = True, "transferred"
+                logger.info("call %s: transferred to a person", self.call_sid)
+                return
+            except ManagerError:
+                logger.warning("call %s: transfer through Twilio failed", self.call_sid)
+        await self._say(phrase("transfer_failed"))
 
     # --- speaking -------------------------------------------------------------------------------------
     async def _say(self, text: str, last_speech_at: float | None = None,
@@ -307,7 +330,7 @@ class CallSession:
         if self.closed:
             return
         self.closed = True
-        reason = getattr(self, "end_reason", reason)
+        reason = self.end_reason or reason
         current = asyncio.current_task()
         tasks = [t for t in (self._main, *self._tasks) if t is not None and t is not current]
         for task in tasks:

@@ -26,3 +26,10 @@ def hangup_twiml(message: str | None) -> str:
         response.append(Say(message))
     response.append(Hangup())
     return str(response)
+
+
+def dial_twiml(number: str) -> str:
+    """Transfer the call: Twilio leaves the media stream and dials the number."""
+    response = VoiceResponse()
+    response.dial(number)
+    return str(response)
