@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from callbot.agents.graph import AgentGraph
 from callbot.agents.knowledge import KnowledgeBase, shared_knowledge_base
 from callbot.agents.llm import LLMProvider
-from callbot.agents.nlu import get_classifier
+from callbot.agents.nlu import EncoderUnavailableError, get_classifier
 from callbot.agents.phrases import fixed_phrases
 from callbot.audio.cache import PreGeneratedAudioCache
 from callbot.audio.inference import EngineConfig, InferencePool
@@ -79,10 +79,13 @@ class CallServices:
         if self.crm.outbox is not None:
             await self.crm.outbox.init_async()
             self.crm.outbox.start()
-        if self.profile.faq_dir is not None:
-            self.knowledge = await asyncio.to_thread(shared_knowledge_base, self.profile.faq_dir)
-            self.conversations.agent_graph.config.knowledge = self.knowledge
-        await asyncio.to_thread(get_classifier().warm_up)  # embeds the intent examples once
+        try:
+            if self.profile.faq_dir is not None:
+                self.knowledge = await asyncio.to_thread(shared_knowledge_base, self.profile.faq_dir)
+                self.conversations.agent_graph.config.knowledge = self.knowledge
+            await asyncio.to_thread(get_classifier().warm_up)  # embeds the intent examples once
+        except EncoderUnavailableError as exc:  # calls still work: rules only, no FAQ answers
+            logger.error("sentence embeddings unavailable, FAQ answers are off: %s", exc)
         await self.pool.warm_up_async()
         await pregenerate_phrases_async(self.pool, self.cache)
         self.ready = True
