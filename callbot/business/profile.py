@@ -388,21 +388,3 @@ def load_profile(path: Path | None = None) -> BusinessProfile:
         profile = profile.model_copy(update={"faq_dir": faq_dir.resolve()})
         profile.faq  # noqa: B018  # read the FAQ now: fail at start-up, not mid-call
     return profile
-
-
-__all__ = [
-    "DEMO_PROFILE_PATH",
-    "Advisor",
-    "BusinessProfile",
-    "FaqEntry",
-    "Price",
-    "ProfileError",
-    "Program",
-    "Qualification",
-    "QualificationQuestion",
-    "QuestionKind",
-    "QuestionOption",
-    "TimeRange",
-    "Weekday",
-    "load_profile",
-]

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.fakes.local_server import serve_in_thread
 
 ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
 AUTH_TOKEN = "12345678901234567890123456789012"
@@ -123,25 +121,8 @@ def build_fake_twilio(state: FakeTwilio) -> Starlette:
 def run_fake_twilio(accept_any_call: bool = False) -> Iterator[FakeTwilio]:
     """Serve the fake Calls API on a free loopback port for the duration of the block."""
     state = FakeTwilio(accept_any_call=accept_any_call)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(build_fake_twilio(state), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("fake Twilio server did not start")
-        time.sleep(0.01)
-    state.base_url = f"http://127.0.0.1:{port}"
-    try:
+    with serve_in_thread(build_fake_twilio(state), "fake Twilio server") as port:
+        state.base_url = f"http://127.0.0.1:{port}"
         yield state
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
