@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -22,19 +20,9 @@ from callbot.storage.records import (
     TurnRow,
     async_database_url,
 )
+from tests.postgres import PG_SKIP_REASON, POSTGRES_URL
 
-POSTGRES_URL = os.environ.get("CALLBOT_TEST_POSTGRES_URL", "")
-
-
-def _postgres_skip_reason() -> str:
-    if not POSTGRES_URL:
-        return "CALLBOT_TEST_POSTGRES_URL is not set (point it at a throwaway PostgreSQL database)"
-    if importlib.util.find_spec("asyncpg") is None:
-        return "asyncpg is not installed (pip install asyncpg) but CALLBOT_TEST_POSTGRES_URL is set"
-    return ""
-
-
-_PG_SKIP = _postgres_skip_reason()
+_PG_SKIP = PG_SKIP_REASON
 
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 

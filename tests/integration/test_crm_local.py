@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
-import os
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -22,19 +20,9 @@ from callbot.integrations.crm.local import ActivityRow, LeadAppointmentRow, Lead
 from callbot.integrations.models import AppointmentDetails, AppointmentStatus, CallDetails, LeadStatus
 from callbot.managers.conversation import CallOutcome, ConversationSummary
 from callbot.managers.crm import CRMManager
+from tests.postgres import PG_SKIP_REASON, POSTGRES_URL
 
-POSTGRES_URL = os.environ.get("CALLBOT_TEST_POSTGRES_URL", "")
-
-
-def _postgres_skip_reason() -> str:
-    if not POSTGRES_URL:
-        return "CALLBOT_TEST_POSTGRES_URL is not set (point it at a throwaway PostgreSQL database)"
-    if importlib.util.find_spec("asyncpg") is None:
-        return "asyncpg is not installed (pip install asyncpg) but CALLBOT_TEST_POSTGRES_URL is set"
-    return ""
-
-
-_PG_SKIP = _postgres_skip_reason()
+_PG_SKIP = PG_SKIP_REASON
 T0 = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)
 
 
