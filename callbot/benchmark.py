@@ -22,19 +22,21 @@ import httpx
 from callbot.managers.performance import percentile_nearest_rank
 from callbot.telephony.simulated_caller import Scenario, Step
 
+# A prospect's call on the demo profile: a question, lead capture, qualification, a question in
+# the middle of booking, a slot picked and booked.
 LINES = [
     "Hi, I'm calling about your online courses.",
-    "I work full time, so I can only study in the evenings.",
     "What kind of programs do you offer?",
-    "I'm mostly interested in data analysis.",
-    "How long does a program usually take?",
+    "I'm mostly interested in the data analytics bootcamp.",
+    "My name is Peter Parker.",
+    "peter dot parker at gmail dot com",
+    "Yes, that's right.",
+    "Within a month.",
+    "My employer would pay.",
+    "Yes, I can.",
     "Is there a certificate at the end?",
-    "Do you offer payment plans?",
-    "Could someone call me back next week?",
-    "My schedule is usually free after six.",
-    "Can I talk to an advisor about it?",
-    "That sounds good.",
-    "Okay, I think that's everything for now.",
+    "The second one, please.",
+    "Yes, please book it.",
 ]
 
 
@@ -139,3 +141,67 @@ def run_benchmark(turns: int, port: int, calls: int = 1) -> dict[str, Any]:
                                "workers": [round(v, 1) for pid, v in peaks.items() if pid != server.pid]},
         "transcripts": [report["turns"] for report in reports],
     }
+
+
+async def _conversation_rounds(rounds: int) -> tuple[list[float], dict[str, list[float]]]:
+    """Run LINES as text through the conversation ``rounds`` times; step times in ms, overall and by phase."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from callbot.agents.graph import AgentConfig, AgentGraph
+    from callbot.agents.knowledge import shared_knowledge_base
+    from callbot.agents.nlu import get_classifier
+    from callbot.agents.state import CallerInfo
+    from callbot.business.profile import load_profile
+    from callbot.integrations.calendar.local import LocalCalendarProvider
+    from callbot.integrations.crm.local import LocalCRMProvider
+    from callbot.integrations.crm.outbox import CRMOutbox
+    from callbot.managers.calendar import CalendarManager
+    from callbot.managers.conversation import ConversationConfig, ConversationManager
+    from callbot.managers.crm import CRMManager
+    from callbot.managers.state import StateManager
+    from callbot.storage.state import MemoryStorageBackend
+
+    workdir = Path(tempfile.mkdtemp(prefix="callbot-bench-"))
+    profile = load_profile(None)
+    now = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo(profile.timezone))  # business hours, every run alike
+    calendar = CalendarManager(profile, LocalCalendarProvider(f"sqlite:///{workdir / 'calendar.db'}"),
+                               now=lambda: now)
+    crm_url = f"sqlite:///{workdir / 'crm.db'}"
+    crm_provider = LocalCRMProvider(crm_url)
+    crm = CRMManager(crm_provider, CRMOutbox(crm_url, crm_provider))
+    for store in (calendar.provider, crm_provider, crm.outbox):
+        await store.init_async()
+    assert crm.outbox is not None and profile.faq_dir is not None
+    crm.outbox.start()
+    get_classifier().warm_up()  # as the server does at start-up
+    graph = AgentGraph(AgentConfig(company_name=profile.company_name, profile=profile, calendar=calendar, crm=crm,
+                                   knowledge=shared_knowledge_base(profile.faq_dir), now=lambda: now))
+    conversations = ConversationManager(ConversationConfig(), StateManager(MemoryStorageBackend()), graph, crm=crm)
+    times: list[float] = []
+    by_phase: dict[str, list[float]] = {}
+    try:
+        for n in range(rounds):
+            call_id, phone = f"CA{n:06d}", f"+1555017{n:04d}"
+            await conversations.start_conversation_async(call_id, CallerInfo(phone_number=phone))
+            for line in LINES:
+                started = time.perf_counter()
+                response = await conversations.process_user_input_async(call_id, line)
+                elapsed = (time.perf_counter() - started) * 1000
+                times.append(elapsed)
+                by_phase.setdefault(response.conversation_phase.value, []).append(elapsed)
+            await conversations.end_conversation_async(call_id, "caller_hung_up")
+    finally:
+        await crm.outbox.close_async()
+        await crm_provider.close_async()
+        await calendar.provider.close_async()
+    return times, by_phase
+
+
+def run_conversation_benchmark(rounds: int) -> dict[str, Any]:
+    """Latency of the conversation step alone (transcript in → reply text out), offline, no audio."""
+    import asyncio
+
+    times, by_phase = asyncio.run(_conversation_rounds(rounds))
+    return {"calls": rounds, "turns": len(times), "step_ms": _percentiles(times),
+            "step_ms_by_phase_reached": {phase: _percentiles(values) for phase, values in by_phase.items()}}

@@ -45,20 +45,22 @@ def pregenerate() -> None:
     """Synthesize every fixed phrase into the audio cache (done at start-up too)."""
     from callbot.audio.cache import PreGeneratedAudioCache
     from callbot.audio.inference import EngineConfig, InferencePool
+    from callbot.business.profile import load_profile
     from callbot.services import phrase_sentences, pregenerate_phrases_async
 
     settings = get_settings()
     _setup_logging("WARNING")
+    company = load_profile(settings.business_profile).company_name
 
     async def run() -> int:
         pool = InferencePool(EngineConfig.from_settings(settings), settings.inference_workers)
         try:
             await pool.warm_up_async()
             cache = PreGeneratedAudioCache(settings.resolved_audio_cache_dir)
-            todo = sum(not cache.contains(s, pool.voice) for s in phrase_sentences())
+            todo = sum(not cache.contains(s, pool.voice) for s in phrase_sentences(company))
             with Progress(console=console) as progress:
                 task = progress.add_task(f"Synthesizing with {pool.voice}", total=todo)
-                made = await pregenerate_phrases_async(pool, cache, lambda: progress.advance(task))
+                made = await pregenerate_phrases_async(pool, cache, lambda: progress.advance(task), company)
             console.print(f"{made} phrases synthesized; the cache holds {len(cache)} in "
                           f"{settings.resolved_audio_cache_dir}")
             return made
@@ -133,12 +135,16 @@ def bench(
     turns: Annotated[int, typer.Option(help="Caller turns in each benchmark call.")] = 10,
     calls: Annotated[int, typer.Option(help="Calls placed at the same time.")] = 1,
     port: Annotated[int, typer.Option(help="Port for the server the benchmark starts.")] = 8765,
+    conversation: Annotated[bool, typer.Option(
+        "--conversation", help="Time only the conversation step (transcript in, reply text out), offline, "
+        "over --calls scripted calls; no server, no audio.")] = False,
 ) -> None:
     """Start a server, place calls of N turns, print latency per stage and the server's cost."""
-    from callbot.benchmark import run_benchmark
+    from callbot.benchmark import run_benchmark, run_conversation_benchmark
 
     _setup_logging("WARNING")
-    print(json.dumps(run_benchmark(turns, port, calls), indent=2))
+    result = run_conversation_benchmark(calls) if conversation else run_benchmark(turns, port, calls)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Every field here is documented in ``.env.example`` and in the README's table.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -33,6 +34,10 @@ class Settings(BaseSettings):
 
     business_profile: Path | None = Field(
         None, description="Business profile YAML (company, offer, advisors, hours, FAQ). Empty: the demo profile."
+    )
+    clock_start: datetime | None = Field(
+        None, description="Pretend calls happen from this instant on (ISO 8601 with offset; the clock then "
+        "runs on). For reproducible demos and scenario runs; empty: the real time."
     )
 
     # --- Twilio ---------------------------------------------------------------------------

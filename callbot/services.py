@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from callbot.agents.graph import AgentGraph
 from callbot.agents.knowledge import KnowledgeBase, shared_knowledge_base
@@ -16,6 +16,7 @@ from callbot.audio.cache import PreGeneratedAudioCache
 from callbot.audio.inference import EngineConfig, InferencePool
 from callbot.audio.speakable import split_sentences, to_speakable
 from callbot.business.profile import BusinessProfile, load_profile
+from callbot.clock import make_clock
 from callbot.config import Settings
 from callbot.integrations.calendar.local import LocalCalendarProvider
 from callbot.integrations.crm.local import LocalCRMProvider
@@ -55,20 +56,24 @@ class CallServices:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         records = CallRecordStore(settings.resolved_database_url)
         profile = load_profile(settings.business_profile)
+        clock = make_clock(settings.clock_start)
+        llm = LLMProvider.from_settings(settings)
         crm_provider = LocalCRMProvider(settings.resolved_crm_database_url)
         crm = CRMManager(crm_provider, CRMOutbox(settings.resolved_crm_database_url, crm_provider))
-        conversation_config = ConversationConfig(max_silence_prompts=settings.max_silence_prompts)
-        graph = AgentGraph(conversation_config.agent_config().model_copy(update={"profile": profile}))
+        calendar = CalendarManager(profile, LocalCalendarProvider(settings.resolved_calendar_database_url), now=clock)
+        conversation_config = ConversationConfig(max_silence_prompts=settings.max_silence_prompts,
+                                                 company_name=profile.company_name)
+        agent_config = replace(conversation_config.agent_config(), profile=profile, calendar=calendar, crm=crm,
+                               llm=llm, now=clock)
         conversations = ConversationManager(conversation_config, StateManager(build_storage_backend(settings)),
-                                            graph, crm=crm)
+                                            AgentGraph(agent_config), crm=crm)
         return cls(
             settings=settings,
             pool=InferencePool(EngineConfig.from_settings(settings), settings.inference_workers),
             cache=PreGeneratedAudioCache(settings.resolved_audio_cache_dir),
             conversations=conversations, records=records, perf=PerformanceManager(),
             call_control=TwilioCallControl.from_settings(settings), profile=profile,
-            calendar=CalendarManager(profile, LocalCalendarProvider(settings.resolved_calendar_database_url)),
-            crm=crm, llm=LLMProvider.from_settings(settings),
+            calendar=calendar, crm=crm, llm=llm,
         )
 
     async def start_async(self) -> None:
@@ -87,7 +92,7 @@ class CallServices:
         except EncoderUnavailableError as exc:  # calls still work: rules only, no FAQ answers
             logger.error("sentence embeddings unavailable, FAQ answers are off: %s", exc)
         await self.pool.warm_up_async()
-        await pregenerate_phrases_async(self.pool, self.cache)
+        await pregenerate_phrases_async(self.pool, self.cache, company=self.profile.company_name)
         self.ready = True
 
     async def close_async(self) -> None:
@@ -102,10 +107,10 @@ class CallServices:
         await self.records.close_async()
 
 
-def phrase_sentences() -> list[str]:
+def phrase_sentences(company: str | None = None) -> list[str]:
     """Every fixed sentence the bot says, as the speaker will look it up in the cache."""
     sentences: list[str] = []
-    for text in fixed_phrases():
+    for text in fixed_phrases(**({"company": company} if company else {})):
         for sentence in split_sentences(text):
             speakable = to_speakable(sentence)
             if speakable not in sentences:
@@ -114,9 +119,9 @@ def phrase_sentences() -> list[str]:
 
 
 async def pregenerate_phrases_async(pool: InferencePool, cache: PreGeneratedAudioCache,
-                                    progress: Callable[[], None] | None = None) -> int:
+                                    progress: Callable[[], None] | None = None, company: str | None = None) -> int:
     """Synthesize every fixed sentence missing from the cache; returns how many were made."""
-    missing = [s for s in phrase_sentences() if not cache.contains(s, pool.voice)]
+    missing = [s for s in phrase_sentences(company) if not cache.contains(s, pool.voice)]
     for sentence in missing:
         result = await pool.synthesize_async(sentence)
         await cache.cache_audio_async(sentence, result.audio, result.duration_ms, result.voice)

@@ -14,9 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from callbot.agents.phrases import phrase
+from callbot.business.profile import load_profile
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, run_fake_twilio
 
 API_KEY = "test-api-key"
+# What the test server (the demo profile) says first on every call.
+GREETING = phrase("greeting_company", company=load_profile(None).company_name)
 
 
 @dataclass

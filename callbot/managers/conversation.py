@@ -16,15 +16,18 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from callbot.agents.graph import (
+from callbot.agents.context import (
     CTX_CALLBACK_REQUESTED,
+    CTX_DTMF,
     CTX_END_REASON,
     CTX_KNOWN_CALLER,
     CTX_LAST_PROMPT,
-    AgentConfig,
-    AgentGraph,
-    EndReason,
+    CTX_LAST_QUESTION,
+    CTX_LEAD_STATUS,
+    CTX_PHASES,
+    Prompt,
 )
+from callbot.agents.graph import AgentConfig, AgentGraph, EndReason
 from callbot.agents.phrases import DEFAULT_LANGUAGE, phrase
 from callbot.agents.state import (
     CallerInfo,
@@ -111,6 +114,7 @@ class ConversationSummary(BaseModel):
     duration_seconds: float
     turn_count: int
     phase: ConversationPhase
+    phases: list[ConversationPhase] = Field(default_factory=list)  # the phases the call went through
     prospect_info: ProspectInfo
     qualification_score: float
     appointment: datetime | None = None
@@ -195,6 +199,7 @@ class ConversationManager:
             known_fields = {k: v for k in ("name", "email", "company", "interest") if (v := getattr(record, k))}
             state["prospect_info"] = state["prospect_info"].model_copy(update=known_fields)
             state["agent_context"][CTX_KNOWN_CALLER] = True
+            state["agent_context"][CTX_LEAD_STATUS] = record.status.value
 
     async def _log_to_crm_async(self, state: PhoneConversationState, summary: ConversationSummary) -> None:
         """What the call learnt goes to the lead, and the call to its activities — whatever ended it."""
@@ -203,8 +208,9 @@ class ConversationManager:
         lead_id = state["salesforce_lead_id"]
         try:
             if state["caller_phone"] or state["prospect_info"].phone:
-                record = await self.crm.create_or_update_prospect_async(state["prospect_info"],
-                                                                        self._call_details(state))
+                score = state["qualification_score"] if state["qualification_complete"] else None
+                record = await self.crm.create_or_update_prospect_async(
+                    state["prospect_info"], self._call_details(state), qualification_score=score)
                 lead_id = record.id
             await self.crm.log_conversation_async(state["call_id"], summary, lead_id)
             if lead_id and state["agent_context"].get(CTX_CALLBACK_REQUESTED):
@@ -275,6 +281,27 @@ class ConversationManager:
         return await self.handle_conversation_turn_async(call_id, user_input, _DEFAULT_METADATA)
 
     @handle_manager_errors
+    async def handle_dtmf_async(self, call_id: str, digit: str) -> ConversationResponse:
+        """A key the caller pressed (Twilio ``dtmf``): 1, 2, 3 pick an offered slot; 1 is yes, 2 is no."""
+        if len(digit) != 1 or digit not in "0123456789*#":
+            raise ConversationError(f"not a DTMF key: {digit!r}")
+        async with self._lock(call_id):
+            state = await self._require_state_async(call_id)
+            if state["current_phase"] == ConversationPhase.ENDED:
+                return ConversationResponse(agent_response="", next_action=NextAction.END_CALL,
+                                            conversation_phase=ConversationPhase.ENDED, requires_followup=False)
+            state = self._with_user_input(state, f"(pressed {digit})", _DEFAULT_METADATA)
+            state["current_user_input"] = ""
+            state["agent_context"][CTX_DTMF] = digit
+            state = await self.agent_graph.execute_async(state)
+            await self.state_manager.save_state_async(call_id, state)
+        logger.info("call %s: key press handled, phase %s", call_id, state["current_phase"])
+        next_action = state["next_action"] or NextAction.CONTINUE
+        return ConversationResponse(agent_response=state["current_agent_response"], next_action=next_action,
+                                    conversation_phase=state["current_phase"],
+                                    requires_followup=next_action == NextAction.CONTINUE)
+
+    @handle_manager_errors
     async def handle_conversation_interruption_async(
         self, call_id: str, interruption_type: InterruptionType
     ) -> InterruptionResponse:
@@ -302,9 +329,13 @@ class ConversationManager:
                 return InterruptionResponse(action=InterruptionAction.CONTINUE)
 
             message = phrase(key, lang)
+            last_question = state["agent_context"].get(CTX_LAST_QUESTION)
+            if key == "still_there" and last_question and state["agent_context"].get(CTX_LAST_PROMPT) not in (
+                    Prompt.GREETING, Prompt.KNOWN_MENU):
+                message = f"{phrase('still_there_short', lang)} {last_question}"  # the question still stands
             state["current_agent_response"] = message
             state["conversation_history"] = [*state["conversation_history"], make_turn("bot", message)]
-            context = {**state["agent_context"], CTX_LAST_PROMPT: key}
+            context = dict(state["agent_context"])  # the last question stays the one to answer
             if reason is None:
                 state["next_action"] = NextAction.CONTINUE
             else:
@@ -361,6 +392,7 @@ class ConversationManager:
             duration_seconds=max(0.0, (utc_now() - state["start_time"]).total_seconds()),
             turn_count=state["turn_count"],
             phase=state["current_phase"],
+            phases=[ConversationPhase(p) for p in state["agent_context"].get(CTX_PHASES, [])],
             prospect_info=state["prospect_info"],
             qualification_score=state["qualification_score"],
             appointment=state["appointment_scheduled"],

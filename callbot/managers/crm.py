@@ -61,7 +61,7 @@ class CRMManager:
 
     @handle_manager_errors
     async def create_or_update_prospect_async(
-        self, prospect_info: ProspectInfo, call_details: CallDetails
+        self, prospect_info: ProspectInfo, call_details: CallDetails, qualification_score: float | None = None
     ) -> CRMRecord:
         """Create the prospect's lead or update it with what this call learnt.
 
@@ -79,6 +79,7 @@ class CRMManager:
             company=prospect_info.company,
             interest=prospect_info.interest,
             notes=prospect_info.notes,
+            qualification_score=qualification_score,
         )
         record = await self._writer.upsert_lead_async(fields, phone)
         logger.info(

@@ -30,10 +30,12 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     func,
+    inspect,
     or_,
     select,
+    text,
 )
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
@@ -111,6 +113,7 @@ class CallRow(Base):
     status: Mapped[str] = mapped_column(String(32), default="in-progress")
     end_reason: Mapped[str | None] = mapped_column(String(32))
     outcome: Mapped[str | None] = mapped_column(String(255))
+    summary: Mapped[str | None] = mapped_column(Text)  # the conversation's summary, JSON
 
     turns: Mapped[list[TurnRow]] = relationship(
         back_populates="call", order_by="TurnRow.index", cascade="all, delete-orphan", lazy="raise"
@@ -177,6 +180,8 @@ class CallRecord(BaseModel):
     status: str
     end_reason: str | None
     outcome: str | None
+    # The conversation's summary: outcome, phases, lead fields, appointment, score, duration.
+    summary: dict[str, Any] | None = Field(None, repr=False)
     turns: list[TurnRecord]
     status_events: list[StatusEventRecord]
 
@@ -211,6 +216,7 @@ def _to_record(call: CallRow, events: list[StatusEventRow]) -> CallRecord:
         status=call.status,
         end_reason=call.end_reason,
         outcome=call.outcome,
+        summary=json.loads(call.summary) if call.summary else None,
         turns=[
             TurnRecord(
                 index=t.index,
@@ -229,6 +235,13 @@ def _to_record(call: CallRow, events: list[StatusEventRow]) -> CallRecord:
             for e in events
         ],
     )
+
+
+def _add_missing_columns(connection: Connection) -> None:
+    """Columns added since a database was created (``create_all`` makes tables, not columns)."""
+    existing = {column["name"] for column in inspect(connection).get_columns("calls")}
+    if "summary" not in existing:
+        connection.execute(text("ALTER TABLE calls ADD COLUMN summary TEXT"))
 
 
 class CallRecordStore:
@@ -252,9 +265,10 @@ class CallRecordStore:
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self._is_sqlite else None
 
     async def init_async(self) -> None:
-        """Create the tables if they do not exist."""
+        """Create the tables if they do not exist (and add columns newer versions brought)."""
         async with self._engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
+            await conn.run_sync(_add_missing_columns)
 
     async def close_async(self) -> None:
         await self._engine.dispose()
@@ -343,8 +357,9 @@ class CallRecordStore:
         status: str = "completed",
         ended_at: datetime | None = None,
         outcome: str | None = None,
+        summary: dict[str, Any] | None = None,
     ) -> None:
-        """Mark the call ended. The first end wins: a later one only fills in a missing outcome."""
+        """Mark the call ended. The first end wins: a later one only fills in a missing outcome or summary."""
         if end_reason not in END_REASONS:
             raise ValueError(f"end_reason must be one of {sorted(END_REASONS)}")
         ended = _require_aware(ended_at, "ended_at") if ended_at else _utcnow()
@@ -358,6 +373,8 @@ class CallRecordStore:
                 call.status = status
             if outcome is not None and call.outcome is None:
                 call.outcome = outcome
+            if summary is not None and call.summary is None:
+                call.summary = json.dumps(summary)
         logger.info("call %s ended: %s", call_id, call.end_reason)
 
     async def record_status(self, call_sid: str, status: str, params: dict[str, Any]) -> None:

@@ -16,12 +16,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from callbot.agents.graph import CTX_TRANSFER_TO
+from callbot.agents.context import CTX_TRANSFER_TO
 from callbot.agents.phrases import phrase
 from callbot.agents.state import CallerInfo, NextAction
 from callbot.audio.turn import TurnEvent
 from callbot.errors import ManagerError
-from callbot.managers.conversation import AudioMetadata, InterruptionAction, InterruptionType
+from callbot.managers.conversation import (
+    AudioMetadata,
+    ConversationResponse,
+    InterruptionAction,
+    InterruptionType,
+)
 from callbot.managers.incoming_audio import AudioConfig, AudioProcessingResult, IncomingAudioManager
 from callbot.managers.outgoing_audio import OutgoingAudioManager, Utterance
 from callbot.managers.performance import Stage, TurnTimings
@@ -54,6 +59,12 @@ class CallerTurn:
     speculation: asyncio.Task[AudioProcessingResult] | None = None
 
 
+@dataclass
+class KeyPress:
+    digit: str
+    at: float  # monotonic
+
+
 def _wall(monotonic_time: float) -> datetime:
     return datetime.now(UTC) - timedelta(seconds=time.monotonic() - monotonic_time)
 
@@ -78,7 +89,7 @@ class CallSession:
         self.end_reason: str | None = None  # set when the bot ends or hands off the call
         self.closed = False
         self.turn_index = 0
-        self._turns: asyncio.Queue[CallerTurn] = asyncio.Queue()
+        self._turns: asyncio.Queue[CallerTurn | KeyPress] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._main: asyncio.Task[None] | None = None
         self._barged_in = False
@@ -104,7 +115,8 @@ class CallSession:
         elif isinstance(event, Dtmf):
             self.services.perf.count_event("dtmf")
             self._last_activity = time.monotonic()
-            logger.info("call %s: DTMF received", self.call_sid)
+            if self.started:
+                self._turns.put_nowait(KeyPress(event.digit, time.monotonic()))
 
     def _on_start(self, event: Start) -> None:
         self.started = True
@@ -157,7 +169,10 @@ class CallSession:
                 except TimeoutError:
                     await self._check_timers()
                     continue
-                await self._handle_caller_turn(turn)
+                if isinstance(turn, KeyPress):
+                    await self._handle_key_press(turn)
+                else:
+                    await self._handle_caller_turn(turn)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -217,6 +232,24 @@ class CallSession:
         stages = {Stage.END_OF_TURN: (turn.ended_at - turn.last_speech_at) * 1000, Stage.STT: stt_ms,
                   Stage.AGENT: agent_ms}
         await self._say(response.agent_response, turn.last_speech_at, stages)
+        await self._act_on(response)
+
+    async def _handle_key_press(self, press: KeyPress) -> None:
+        """A key the caller pressed (the fallback for slots and yes/no): like a short spoken answer."""
+        logger.info("call %s: key pressed", self.call_sid)
+        await self.services.records.add_turn_async(self.call_id, "caller", f"(pressed {press.digit})",
+                                                   _wall(press.at), _wall(press.at))
+        if self.outgoing.is_speaking:
+            await self._cut_reply()
+        try:
+            response = await self.services.conversations.handle_dtmf_async(self.call_sid, press.digit)
+        except ManagerError:
+            logger.warning("call %s: key press not understood", self.call_sid)
+            return
+        await self._say(response.agent_response)
+        await self._act_on(response)
+
+    async def _act_on(self, response: ConversationResponse) -> None:
         if response.next_action == NextAction.END_CALL:
             await self._end_call("bot_ended")
         elif response.next_action == NextAction.TRANSFER:
@@ -361,16 +394,16 @@ class CallSession:
             except Exception as exc:
                 logger.error("call %s: could not record the last bot turn (%s)", self.call_sid,
                              type(exc).__name__)
-        outcome = None
+        outcome, summary = None, None
         if self._conversation_started:
             try:
-                summary = await self.services.conversations.end_conversation_async(self.call_sid, reason)
-                outcome = summary.outcome
+                ended = await self.services.conversations.end_conversation_async(self.call_sid, reason)
+                outcome, summary = ended.outcome, ended.model_dump(mode="json", exclude={"transcript"})
             except ManagerError:
                 logger.warning("call %s: conversation summary failed", self.call_sid)
         if self.call_id:
             try:
-                await self.services.records.end_call_async(self.call_id, reason, outcome=outcome)
+                await self.services.records.end_call_async(self.call_id, reason, outcome=outcome, summary=summary)
             except Exception as exc:
                 logger.error("call %s: could not close the call record (%s)", self.call_sid, type(exc).__name__)
         self.services.active_calls.discard(self.call_sid)

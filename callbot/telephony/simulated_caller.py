@@ -288,9 +288,14 @@ class SimulatedCaller:
         if step.pause_ms:
             await asyncio.sleep(step.pause_ms / 1000)
         if step.dtmf:
+            pressed_at = time.monotonic()
+            side.first_bot_frame_at = None
             for digit in step.dtmf:
                 await side.send({"event": "dtmf", "streamSid": side.stream_sid,
                                  "dtmf": {"track": "inbound_track", "digit": digit}})
+            if not speech:  # a key press is a turn: the bot answers it
+                await side.wait_for_bot_reply(since=pressed_at, until_start=next_barges_in)
+                return
         if not speech:
             return
         if step.barge_in_after_ms is not None and side.first_bot_frame_at is not None:

@@ -1,11 +1,16 @@
 """A local HTTP server that speaks OpenAI's chat completions wire format, for tests of the
 optional language model: JSON and Server-Sent-Event replies, OpenAI's error bodies, bearer-key
-checks, and the failures a real endpoint has (slow, 500/503, malformed output)."""
+checks, and the failures a real endpoint has (slow, 500/503, malformed output).
+
+Each request's answer is fixed when it arrives (the next queued failure or reply, the delays in
+force then), so a request that a client abandoned cannot later take what the next test queued;
+``wait_idle`` lets a fixture wait until every request it caused has finished."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -14,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.fakes.local_server import serve_in_thread
 
@@ -47,9 +54,24 @@ class RecordedRequest:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """How one request is answered, decided when it arrives."""
+
+    status: int | None  # an error status (401, a queued failure, 400), or None for a completion
+    content: str = DEFAULT_REPLY
+    malformed: bool = False
+    delay_seconds: float = 0.0
+    chunk_delay_seconds: float = 0.0
+
+
 @dataclass
 class FakeOpenAI:
-    """What the fake received, and how it should answer next (scripted by the test)."""
+    """What the fake received, and how it should answer next (scripted by the test).
+
+    The server thread and the test thread both use it: the queues and the in-flight count are
+    guarded by ``_lock``, and a request takes its share of the script once, as it arrives.
+    """
 
     api_key: str | None = None  # None: any key (or none) is accepted
     replies: list[str] = field(default_factory=list)  # one content per request, in order; then DEFAULT_REPLY
@@ -59,20 +81,91 @@ class FakeOpenAI:
     chunk_delay_seconds: float = 0.0  # between stream events
     requests: list[RecordedRequest] = field(default_factory=list)
     base_url: str = ""  # http://127.0.0.1:port/v1
+    _lock: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    _in_flight: int = field(default=0, repr=False)
 
     def reply(self, *contents: str) -> None:
-        self.replies.extend(contents)
+        with self._lock:
+            self.replies.extend(contents)
 
     def fail_next(self, *statuses: int) -> None:
-        self.failures.extend(statuses)
+        with self._lock:
+            self.failures.extend(statuses)
 
     def reset(self) -> None:
-        self.replies.clear()
-        self.failures.clear()
-        self.requests.clear()
-        self.malformed = 0
-        self.delay_seconds = 0.0
-        self.chunk_delay_seconds = 0.0
+        with self._lock:
+            self.replies.clear()
+            self.failures.clear()
+            self.requests.clear()
+            self.malformed = 0
+            self.delay_seconds = 0.0
+            self.chunk_delay_seconds = 0.0
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is being handled (streams included); False if ``timeout`` passed first."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def _request_started(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+
+    def _request_finished(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self._lock.notify_all()
+
+    def _take_answer(self, request: RecordedRequest) -> _Answer:
+        """Record ``request`` and take its answer from the script, atomically."""
+        with self._lock:
+            self.requests.append(request)
+            delays = {"delay_seconds": self.delay_seconds, "chunk_delay_seconds": self.chunk_delay_seconds}
+            authorization = request.headers.get("authorization")
+            if self.api_key is not None and authorization != f"Bearer {self.api_key}":
+                return _Answer(401, **delays)
+            if self.failures:
+                return _Answer(self.failures.pop(0), **delays)
+            body = request.body
+            if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body.get("model"):
+                return _Answer(400, **delays)
+            content = self.replies.pop(0) if self.replies else DEFAULT_REPLY
+            malformed = self.malformed > 0
+            if malformed:
+                self.malformed -= 1
+            return _Answer(None, content, malformed, **delays)
+
+
+class _CountInFlight:
+    """ASGI middleware: tells the state when each HTTP request starts and when it is completely handled."""
+
+    def __init__(self, app: ASGIApp, state: FakeOpenAI) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.state._request_started()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.state._request_finished()
+
+
+async def _sleep_unless_disconnected(request: Request, seconds: float) -> bool:
+    """Sleep ``seconds``, as a slow server does; False at once if the client hangs up first."""
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    watcher = asyncio.create_task(disconnected())
+    try:
+        done, _ = await asyncio.wait({watcher}, timeout=seconds)
+    finally:
+        watcher.cancel()
+    return not done
 
 
 def _words(content: str) -> list[str]:
@@ -90,23 +183,21 @@ def build_fake_openai(state: FakeOpenAI) -> Starlette:
             body = json.loads(raw)
         except json.JSONDecodeError:
             body = {}
-        state.requests.append(RecordedRequest(request.url.path, request.url.query, dict(request.headers), body))
-        if state.delay_seconds:
-            await asyncio.sleep(state.delay_seconds)
-        if state.api_key is not None and request.headers.get("authorization") != f"Bearer {state.api_key}":
-            return openai_error(401)
-        if state.failures:
-            return openai_error(state.failures.pop(0))
-        if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body.get("model"):
+        answer = state._take_answer(
+            RecordedRequest(request.url.path, request.url.query, dict(request.headers), body)
+        )
+        if answer.delay_seconds and not await _sleep_unless_disconnected(request, answer.delay_seconds):
+            return Response(status_code=499)  # nobody is listening any more
+        if answer.status == 400:
             return openai_error(400, "'messages' and 'model' are required properties.")
+        if answer.status is not None:
+            return openai_error(answer.status)
 
-        content = state.replies.pop(0) if state.replies else DEFAULT_REPLY
+        content = answer.content
+        malformed = answer.malformed
         model = body["model"]
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
-        malformed = state.malformed > 0
-        if malformed:
-            state.malformed -= 1
 
         if not body.get("stream"):
             if malformed:
@@ -141,8 +232,8 @@ def build_fake_openai(state: FakeOpenAI) -> Starlette:
         async def events() -> AsyncIterator[str]:
             yield event({"role": "assistant", "content": ""}, None)
             for index, piece in enumerate(_words(content)):
-                if state.chunk_delay_seconds:
-                    await asyncio.sleep(state.chunk_delay_seconds)
+                if answer.chunk_delay_seconds:
+                    await asyncio.sleep(answer.chunk_delay_seconds)
                 if malformed and index == 1:
                     yield 'data: {"id": "chatcmpl-broken", "choices": [{"delta": \n\n'
                     return
@@ -157,10 +248,13 @@ def build_fake_openai(state: FakeOpenAI) -> Starlette:
         return JSONResponse({"object": "list", "data": [{"id": "fake-model", "object": "model", "created": 0,
                                                          "owned_by": "callbot-tests"}]})
 
-    return Starlette(routes=[
-        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-        Route("/v1/models", models, methods=["GET"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/models", models, methods=["GET"]),
+        ],
+        middleware=[Middleware(_CountInFlight, state=state)],
+    )
 
 
 @contextmanager

@@ -14,15 +14,20 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from callbot.agents.phrases import phrase
+from callbot.agents.graph import AgentConfig, AgentGraph
+from callbot.agents.knowledge import shared_knowledge_base
+from callbot.agents.state import CallerInfo
 from callbot.audio.codec import pcm16_to_mulaw
 from callbot.audio.speakable import split_sentences
+from callbot.business.profile import load_profile
+from callbot.managers.conversation import ConversationConfig, ConversationManager
+from callbot.managers.state import StateManager
+from callbot.storage.state import MemoryStorageBackend
 from callbot.telephony.simulated_caller import Scenario, SimulatedCaller, Step
-from tests.conftest import RunningServer
+from tests.conftest import GREETING, RunningServer
 from tests.twilio_client import event_count, load_voice, open_stream
 
 BARGE_IN_MIN_S = 0.25  # the server's default barge_in_min_ms
-GREETING = phrase("greeting")
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +55,10 @@ async def test_caller_talking_over_the_greeting_stops_it_and_the_transcript_keep
     line = voice("Sorry, I need to talk to someone about my invoice.")
     barge_ins_before = event_count(callbot_server.base_url, "barge_in")
     async with open_stream(callbot_server.ws_url) as stream:
-        first = await stream.wait_for_media(limit_s=10)
+        await stream.wait_for_media(limit_s=10)
         # Into the greeting's second sentence: the first one has been played whole.
-        await stream.wait_until(lambda: time.monotonic() > first.at + 1.8, 3, "the greeting to play a while")
+        await stream.wait_until(lambda: bool(stream.echoed_marks), 10, "the greeting's first sentence to play")
+        await stream.wait_until(lambda: time.monotonic() > stream.echoed_marks[0][0] + 0.1, 3, "more greeting")
         speaking = asyncio.create_task(stream.say(line))
         await stream.wait_until(lambda: bool(stream.events("clear")), 5, "a clear")
         await speaking
@@ -82,8 +88,19 @@ async def test_caller_talking_over_the_greeting_stops_it_and_the_transcript_keep
     assert turns[2]["interrupted"] is False
 
 
-LONG_LINE = "I run a bakery with twelve employees and we need a better way to plan our deliveries."
+LONG_LINE = "How much do your programs cost? I'd like to know all the prices."
 BARGE_LINE = "Hold on, can you send me that by email instead?"
+
+
+async def reply_to(text: str) -> str:
+    """The reply the server's conversation gives an unknown caller's first line (the same offline graph)."""
+    profile = load_profile(None)
+    assert profile.faq_dir is not None
+    graph = AgentGraph(AgentConfig(company_name=profile.company_name, profile=profile,
+                                   knowledge=shared_knowledge_base(profile.faq_dir)))
+    conversations = ConversationManager(ConversationConfig(), StateManager(MemoryStorageBackend()), graph)
+    await conversations.start_conversation_async("CA1", CallerInfo(phone_number="+15550142001"))
+    return (await conversations.process_user_input_async("CA1", text)).agent_response
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +113,10 @@ def long_reply_cut(callbot_server: RunningServer, voice: Callable[[str], bytes])
     record = callbot_server.wait_for_call_end(result.call_sid)
     turns = record["turns"]
     assert [t["speaker"] for t in turns] == ["bot", "caller", "bot", "caller", "bot"], turns
-    # What the bot was saying: its reply to the caller's line, as the conversation phrases it.
-    said = turns[1]["text"].strip().rstrip(".!?,;: ")
-    return record, f"{phrase('repeat_back', text=said)} {phrase('anything_else')}"
+    # What the bot was saying: its answer to the caller's line (the price list, from the FAQ).
+    full = asyncio.run(reply_to(turns[1]["text"]))
+    assert "6,900" in full
+    return record, full
 
 
 def test_long_reply_cut_by_the_caller_is_recorded_interrupted_and_no_longer_than_heard(
@@ -109,7 +127,7 @@ def test_long_reply_cut_by_the_caller_is_recorded_interrupted_and_no_longer_than
     cut = turns[2]
     assert cut["interrupted"] is True
     assert_truncation_of(cut["text"], full, allow_empty=True)
-    # Cut about 1.5 s (plus the barge-in delay) into a reply that runs for about 8 s.
+    # Cut about 1.5 s (plus the barge-in delay) into a reply that runs for about 20 s.
     assert len(words(cut["text"])) < len(words(full)) / 2
     assert "email" in turns[3]["text"].lower()
     assert turns[4]["interrupted"] is False

@@ -16,13 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from callbot.agents.phrases import phrase
 from callbot.audio.speakable import split_sentences
-from tests.conftest import RunningServer, start_server, stop_server
+from tests.conftest import GREETING, RunningServer, start_server, stop_server
 from tests.fakes.twilio_api import ACCOUNT_SID, run_fake_twilio
 from tests.twilio_client import TwilioStream, active_calls, load_voice, open_stream
 
-GREETING = phrase("greeting")
 GREETING_FIRST_SENTENCE = split_sentences(GREETING)[0]
 SILENCE_PROMPT_SECONDS = 1.5
 # The caller's turn starts up to 240 ms early (the audio kept from before speech was detected).
@@ -137,9 +135,10 @@ async def test_caller_says_goodbye_then_bot_says_goodbye_hangs_up_and_closes(
 
 async def hang_up_during_greeting(server: RunningServer, abruptly: bool) -> TwilioStream:
     async with open_stream(server.ws_url) as stream:
-        first = await stream.wait_for_media(limit_s=10)
+        await stream.wait_for_media(limit_s=10)
         # Into the greeting's second sentence: the first one has been heard whole.
-        await stream.wait_until(lambda: time.monotonic() > first.at + 2.0, 3, "the greeting to play a while")
+        await stream.wait_until(lambda: bool(stream.echoed_marks), 10, "the greeting's first sentence to play")
+        await stream.wait_until(lambda: time.monotonic() > stream.echoed_marks[0][0] + 0.3, 3, "more greeting")
         marks = stream.events("mark")
         assert marks and marks[0].message["mark"]["name"] in [name for _, name in stream.echoed_marks]
         assert active_calls(server.base_url) >= 1

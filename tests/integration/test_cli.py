@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from callbot.audio.cache import PreGeneratedAudioCache
+from callbot.business.profile import load_profile
 from callbot.services import phrase_sentences
 from tests.conftest import RunningServer, free_port
 
@@ -34,7 +35,8 @@ def test_pregenerate_fills_the_cache_once(tmp_path: Path) -> None:
     first = callbot("pregenerate", env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     cache = PreGeneratedAudioCache(tmp_path / "audio-cache")
-    sentences = phrase_sentences()
+    sentences = phrase_sentences(load_profile(None).company_name)
+    assert any("Northwind Academy" in s for s in sentences)  # the greeting, with the company's name
     assert len(cache) == len(sentences)
     assert all(cache.contains(s, "piper:en_US-joe-medium:1") for s in sentences)
     second = callbot("pregenerate", env=env, cwd=tmp_path)

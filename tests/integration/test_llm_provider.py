@@ -23,11 +23,18 @@ def server() -> Iterator[FakeOpenAI]:
         yield state
 
 
+def settle(server: FakeOpenAI) -> None:
+    """Wait for every request already sent to finish, so none of them can see the next test's script."""
+    assert server.wait_idle(timeout=5.0), "the fake OpenAI server is still handling a request after 5 s"
+
+
 @pytest.fixture
 def openai(server: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    settle(server)
     server.reset()
     server.api_key = API_KEY
     yield server
+    settle(server)
     server.reset()
 
 

@@ -28,7 +28,8 @@ def test_espeak_and_whisper_round_trip() -> None:
     assert 1000 < speech.duration_ms < 5000
     assert len(speech.audio) == speech.duration_ms * 8  # 8 kHz, one byte per sample
     text = WhisperEngine().transcribe(speech.audio)
-    assert "call me back" in text.text.lower()
+    # espeak's robotic "back" is sometimes heard as "mac" by Whisper tiny under load: check the rest.
+    assert "call me" in text.text.lower() and "tomorrow morning" in text.text.lower()
     assert text.is_final and 0 < text.confidence <= 1
     assert text.audio_duration_ms == speech.duration_ms
 
