@@ -155,6 +155,8 @@ def _answer_email(step: Step) -> None:
         return
     candidate = extract_email(text)
     address = candidate.address if candidate else _llm_email(step)
+    if candidate is not None and candidate.source == "merged" and step.prospect.name:
+        address = name_shaped(address, step.prospect.name)
     previous = step.ctx.get(CTX_EMAIL_CANDIDATE)
     if address is None and previous and step.prompt is Prompt.SPELL_EMAIL:
         letters = extract_spelled(text)  # only the part before the @ was spelled
@@ -164,6 +166,18 @@ def _answer_email(step: Step) -> None:
         step.ctx[CTX_EMAIL_CANDIDATE] = address
         return
     _email_failed(step)
+
+
+def name_shaped(address: str, name: str) -> str:
+    """Whisper glues "john.smith at gmail" into "john.smithagmail.com": an "a" or "e" left of the
+    @ may be what remains of "at". Drop it when the rest is exactly the caller's name."""
+    local, _, domain = address.partition("@")
+    names = [w.lower() for w in re.findall(r"[A-Za-z]+", name)]
+    if len(local) > 2 and local[-1] in "ae" and names:
+        words = [w for w in re.split(r"[._\-]", local[:-1]) if w]
+        if words and (words == names or "".join(words) == "".join(names) or words == names[:1]):
+            return f"{local[:-1]}@{domain}"
+    return address
 
 
 def _llm_email(step: Step) -> str | None:

@@ -171,11 +171,25 @@ def _calendar_down(step: Step, exc: Exception) -> None:
     step.ctx[CTX_CLOSED] = True
 
 
+def _remember(step: Step, wish: TimeWish) -> None:
+    """The caller's wish, kept as the seed's appointment preferences (for the advisor, and the summary)."""
+    profile = step.config.profile
+    assert profile is not None
+    preferences = step.get("appointment_preferences")
+    day = wish.preferred.strftime("%A")
+    time_ = wish.time.strftime("%H:%M") if wish.time else wish.part_of_day
+    step.update["appointment_preferences"] = preferences.model_copy(update={
+        "preferred_days": list(dict.fromkeys([*preferences.preferred_days, day])),
+        "preferred_times": list(dict.fromkeys([*preferences.preferred_times, *([time_] if time_ else [])])),
+        "timezone": profile.timezone, "notes": wish.text})
+
+
 async def resolve_wish(step: Step, wish: TimeWish) -> None:
     """Propose the free slot nearest the caller's wish if it fits the wish; else say why not and
     offer the nearest free ones."""
     calendar, profile = step.config.calendar, step.config.profile
     assert calendar is not None and profile is not None
+    _remember(step, wish)
     step.ctx.pop(CTX_PROPOSED, None)
     try:
         slots = await calendar.nearest_available_async(wish.preferred, count=SEARCH_COUNT)

@@ -186,6 +186,8 @@ async def test_the_callers_own_time_is_found_and_read_back(line: Line) -> None:
     assert reply.agent_response == "That would be with Maria Lopez on Thursday at 3 PM. Shall I book it?"
     reply = await line.say("actually, make it Wednesday")  # the time stays
     assert reply.agent_response == "That would be with Maria Lopez tomorrow at 3 PM. Shall I book it?"
+    preferences = (await line.conversations.get_conversation_state_async("CA1"))["appointment_preferences"]
+    assert (preferences.preferred_days, preferences.preferred_times) == (["Thursday", "Wednesday"], ["15:00"])
     await line.say("yes")
     [meeting] = await line.meetings()
     assert meeting.start == datetime(2026, 12, 2, 15, 0, tzinfo=NEW_YORK)
