@@ -28,7 +28,7 @@ from callbot.agents.context import (
 )
 from callbot.agents.nlu import Intent as NluIntent
 from callbot.agents.nlu import extract_email, extract_name, extract_spelled, parse_when
-from callbot.agents.nlu.slots import normalize
+from callbot.agents.nlu.slots import normalize, normalized
 from callbot.agents.phrases import phrase
 from callbot.agents.speaking import join_choices, spelled_email
 from callbot.agents.step import Step
@@ -55,7 +55,7 @@ def match_program(programs: list[Program], text: str) -> Program | None:
     best: tuple[int, Program] | None = None
     for program in programs:
         for name in (program.name, *program.aliases):
-            words = normalize(name)
+            words = normalized(name)
             if words and f" {words} " in t and (best is None or len(words) > best[0]):
                 best = (len(words), program)
     return best[1] if best else None

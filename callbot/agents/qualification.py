@@ -12,7 +12,7 @@ import re
 
 from callbot.agents.context import CTX_ANSWERS, CTX_CLOSED, CTX_QUALIFIED, CTX_QUESTION, CTX_REASKED, Prompt
 from callbot.agents.nlu import extract_ordinal, parse_yes_no
-from callbot.agents.nlu.slots import normalize
+from callbot.agents.nlu.slots import normalize, normalized
 from callbot.agents.speaking import join_choices
 from callbot.agents.step import Step
 from callbot.business.profile import QualificationQuestion, QuestionKind
@@ -22,7 +22,7 @@ Answer = str | bool | None
 
 
 def _mentions(text: str, phrase_: str) -> bool:
-    return re.search(rf"\b{re.escape(normalize(phrase_))}\b", text) is not None
+    return re.search(rf"\b{re.escape(normalized(phrase_))}\b", text) is not None
 
 
 def _sounds_like(text: str, keyword: str) -> bool:

@@ -13,6 +13,7 @@ import difflib
 import itertools
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 
@@ -232,6 +233,12 @@ _NEUTRALISE = re.compile(
     r"(?<!not )right now|all right then)\b"
 )
 _NO_BUT_YES = re.compile(r"\b(no (problem|worries|doubt)|not a problem|not bad)\b")
+
+
+@lru_cache(maxsize=4096)
+def normalized(text: str) -> str:
+    """``normalize`` for fixed words (a profile's program names, aliases, keywords): worked out once each."""
+    return normalize(text)
 
 
 def parse_yes_no(text: str) -> bool | None:
