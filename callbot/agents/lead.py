@@ -39,9 +39,9 @@ MAX_EMAIL_TRIES = 3
 
 # Outside "what is your name?", a name is only taken when the caller introduces it.
 _NAME_CUE = re.compile(
-    r"\b(my name is|my name's|name is|this is|call me|it's|it is|i said|i meant|spelled|spell it)\b|"
-    r"^((hi|hello|hey|yes|yeah|good (morning|afternoon|evening))[,.!]? )*(i'm|i am)\b",
-    re.IGNORECASE,
+    r"(?i:\b(my name is|my name's|name is|call me|i said|i meant|spelled|spell it)\b)|"
+    # "I'm Dave", "this is Maria", "it's Jon": the transcript capitalises names ("I'm mostly interested" is none).
+    r"(?i:\b(this is|it's|it is|i'm|i am))\s+[A-Z]"
 )
 _NO_EMAIL = re.compile(r"\b(do not|don't|dont|rather not|prefer not|no) (have |give |share )?(an |any |my )?e-?mail\b")
 # Prompts where a day and time on its own means "I'd like a meeting then".
@@ -75,8 +75,15 @@ def _first_name(name: str) -> str:
     return name.split()[0]
 
 
-def take_anything_said(step: Step) -> None:
-    """Fill what the caller volunteered: name, e-mail, program, a time, a wish to meet."""
+def take_anything_said(step: Step) -> bool:
+    """Fill what the caller volunteered: name, e-mail, program, a time, a wish to meet; True if any."""
+    before = (step.prospect, step.ctx.get(CTX_EMAIL_CANDIDATE), step.ctx.get(CTX_GOAL), step.ctx.get(CTX_WISH))
+    _take_anything_said(step)
+    return before != (step.prospect, step.ctx.get(CTX_EMAIL_CANDIDATE), step.ctx.get(CTX_GOAL),
+                      step.ctx.get(CTX_WISH))
+
+
+def _take_anything_said(step: Step) -> None:
     text = step.text
     if not text:
         return
@@ -116,7 +123,7 @@ async def lead_agent(step: Step) -> None:
     if prompt is Prompt.ASK_NAME:
         _answer_name(step)
     elif prompt in (Prompt.ASK_EMAIL, Prompt.SPELL_EMAIL):
-        _answer_email(step)
+        _answer_email(step, learned_else=take_anything_said(step))
     elif prompt is Prompt.CONFIRM_EMAIL:
         _answer_email_check(step)
     elif prompt is Prompt.ASK_INTEREST:
@@ -147,7 +154,8 @@ def _answer_name(step: Step) -> None:
     step.misunderstood()
 
 
-def _answer_email(step: Step) -> None:
+def _answer_email(step: Step, learned_else: bool) -> None:
+    """``learned_else``: the turn told something else (their name, a program): no e-mail is no failure."""
     text = step.text
     if _NO_EMAIL.search(normalize(text)) or (step.intent is NluIntent.DENY and not extract_spelled(text)):
         step.ctx[CTX_EMAIL_DONE] = True
@@ -164,8 +172,8 @@ def _answer_email(step: Step) -> None:
             address = f"{letters.lower()}@{previous.split('@', 1)[1]}"
     if address:
         step.ctx[CTX_EMAIL_CANDIDATE] = address
-        return
-    _email_failed(step)
+    elif not learned_else:
+        _email_failed(step)
 
 
 def name_shaped(address: str, name: str) -> str:
