@@ -144,8 +144,14 @@ async def lead_agent(step: Step) -> None:
         step.say("youre_welcome")
 
 
+# "I'm mostly interested in…" is no name: after "I'm", a name is capitalised in the transcript.
+_NOT_NAMED = re.compile(r"(?i:\b(i'm|i am|im))\s+[a-z]")
+
+
 def _answer_name(step: Step) -> None:
-    name = extract_name(step.text) or (step.ctx.get(CTX_LLM_SLOTS) or {}).get("name")
+    text = step.text
+    name = None if _NOT_NAMED.search(text) and not _NAME_CUE.search(text) else extract_name(text)
+    name = name or (step.ctx.get(CTX_LLM_SLOTS) or {}).get("name")
     if name:
         step.set_prospect(name=name)
         step.say("thanks_name", name=_first_name(name))

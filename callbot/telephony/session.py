@@ -147,9 +147,13 @@ class CallSession:
         if speculation is not None and result.voiced_ms != speculation.voiced_ms:
             speculation.task.cancel()  # the caller went on talking: the turn will be longer
             self._speculation = speculation = None
-        if result.event is TurnEvent.PAUSE and self.services.pool.has_idle_worker:
-            task = self._spawn(self.incoming.transcribe_turn_async(result.turn_audio))
-            self._speculation = Speculation(result.voiced_ms, task)
+        if result.event is TurnEvent.PAUSE:
+            if self.services.pool.has_idle_worker:
+                task = self._spawn(self.incoming.transcribe_turn_async(result.turn_audio))
+                self._speculation = Speculation(result.voiced_ms, task)
+                self.services.perf.count_event("stt_speculation_started")
+            else:
+                self.services.perf.count_event("stt_speculation_skipped_busy")
         elif result.event is TurnEvent.END_OF_TURN:
             self._speculation = None
             self._turns.put_nowait(CallerTurn(result.turn_audio, result.voiced_ms, result.last_speech_at,
@@ -204,7 +208,9 @@ class CallSession:
     async def _transcribe(self, turn: CallerTurn) -> AudioProcessingResult:
         if turn.speculation is not None:
             with contextlib.suppress(ManagerError):  # it failed: transcribe the whole turn again
-                return await turn.speculation
+                result = await turn.speculation
+                self.services.perf.count_event("stt_speculation_used")
+                return result
         return await self.incoming.transcribe_turn_async(turn.audio)
 
     async def _handle_caller_turn(self, turn: CallerTurn) -> None:

@@ -345,3 +345,14 @@ async def test_repeated_misunderstanding_after_hours_ends_politely_and_keeps_the
     await line.end()
     lead = await line.lead()
     assert (lead.name, lead.interest, lead.status) == ("Anna Bell", "UX Design Certificate", LeadStatus.QUALIFIED)
+
+
+async def test_im_followed_by_a_lower_case_word_is_no_name(line: Line) -> None:
+    await line.start()
+    replies = await line.talk("I'd like to book a meeting", "I'm mostly interested in data analysis.",
+                              "I'm Peter Parker")
+    assert replies[1] == phrase("ask_name_again")  # the program was taken, the name was not
+    assert replies[2].startswith("Thanks, Peter.")
+    await line.end()
+    lead = await line.lead()
+    assert (lead.name, lead.interest) == ("Peter Parker", "Data Analytics Bootcamp")
