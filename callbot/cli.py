@@ -20,8 +20,17 @@ console = Console(stderr=True)
 DEFAULT_URL = "ws://127.0.0.1:8000/twilio/media-stream"
 
 
+# Libraries that log the values they handle — SQL parameters (phone numbers, e-mails), request
+# headers (keys) — at the level given here or below: kept above it even when callbot logs at
+# DEBUG, so the logs never carry a caller's personal data or a secret.
+_CHATTY_LIBRARIES = {"aiosqlite": logging.INFO, "sqlalchemy.engine": logging.WARNING, "asyncpg": logging.INFO,
+                     "httpcore": logging.INFO}
+
+
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name, quiet_from in _CHATTY_LIBRARIES.items():
+        logging.getLogger(name).setLevel(max(quiet_from, logging.getLogger().level))
 
 
 @app.command()
