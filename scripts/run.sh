@@ -22,10 +22,9 @@ for _ in $(seq 1 180); do
   sleep 1
 done
 
-echo "==> a simulated call:"
-.venv/bin/callbot call --url "ws://127.0.0.1:$port/twilio/media-stream" \
-  --say "Hi, I saw your ad and I'd like to know more about your programs." \
-  --say "Okay, thank you. Goodbye."
+echo "==> a simulated call (a prospect books a meeting; about a minute and a half):"
+.venv/bin/callbot call --url "ws://127.0.0.1:$port/twilio/media-stream" --script callbot/business/demo/call.yaml
+echo "==> what it left: http://127.0.0.1:$port/api/leads and http://127.0.0.1:$port/api/appointments?phone=%2B15550100001"
 
 echo "==> callbot answers on http://127.0.0.1:$port (webhook POST /twilio/voice). Ctrl-C stops it."
 wait $server
