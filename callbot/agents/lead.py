@@ -28,7 +28,7 @@ from callbot.agents.context import (
 )
 from callbot.agents.nlu import Intent as NluIntent
 from callbot.agents.nlu import extract_email, extract_name, extract_spelled, parse_when
-from callbot.agents.nlu.slots import normalize, normalized
+from callbot.agents.nlu.text import normalize, normalized
 from callbot.agents.phrases import phrase
 from callbot.agents.speaking import join_choices, spelled_email
 from callbot.agents.step import Step

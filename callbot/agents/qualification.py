@@ -12,7 +12,7 @@ import re
 
 from callbot.agents.context import CTX_ANSWERS, CTX_CLOSED, CTX_QUALIFIED, CTX_QUESTION, CTX_REASKED, Prompt
 from callbot.agents.nlu import extract_ordinal, parse_yes_no
-from callbot.agents.nlu.slots import normalize, normalized
+from callbot.agents.nlu.text import normalize, normalized
 from callbot.agents.speaking import join_choices
 from callbot.agents.step import Step
 from callbot.business.profile import QualificationQuestion, QuestionKind

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from callbot.agents.nlu.slots import ordinal_suffix
+from callbot.agents.nlu.numbers import ordinal_suffix
 from callbot.integrations.models import AvailableTime
 
 _LETTER_SYMBOLS = {".": "dot", "_": "underscore", "-": "dash", "+": "plus"}

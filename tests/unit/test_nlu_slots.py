@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from callbot.agents.nlu.slots import (
-    extract_email,
-    extract_name,
-    extract_number,
-    extract_ordinal,
-    extract_phone,
-    extract_spelled,
-    parse_yes_no,
-    spoken_numbers_to_digits,
-)
+from callbot.agents.nlu.answers import extract_ordinal, parse_yes_no
+from callbot.agents.nlu.email import extract_email
+from callbot.agents.nlu.names import extract_name
+from callbot.agents.nlu.numbers import extract_number, spoken_numbers_to_digits
+from callbot.agents.nlu.phone import extract_phone
+from callbot.agents.nlu.spelling import extract_spelled
 
 # ----------------------------------------------------------------------------- e-mail
 

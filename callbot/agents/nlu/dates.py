@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from callbot.agents.nlu.slots import spoken_numbers_to_digits
+from callbot.agents.nlu.numbers import spoken_numbers_to_digits
 
 PARTS_OF_DAY: dict[str, tuple[time, time]] = {
     "morning": (time(9), time(12)),

@@ -27,8 +27,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from callbot.agents.nlu import slots
+from callbot.agents.nlu.answers import extract_ordinal, parse_yes_no
 from callbot.agents.nlu.dates import MONTHS, WEEKDAYS, parse_when
+from callbot.agents.nlu.email import extract_email
+from callbot.agents.nlu.names import extract_name
+from callbot.agents.nlu.numbers import ORDINAL_UNITS, TEENS, TENS, UNITS
+from callbot.agents.nlu.phone import extract_phone
+from callbot.agents.nlu.spelling import extract_spelled
+from callbot.agents.nlu.text import normalize
 
 logger = logging.getLogger("callbot.agents.nlu.intents")
 
@@ -198,15 +204,15 @@ _QUESTION_CUE = re.compile(
 
 
 def _clean_for_rules(text: str) -> str:
-    t = slots.normalize(text)
+    t = normalize(text)
     t = _FILLER_START.sub("", t).strip()
     return re.sub(r"\b(um+|uh+)\b", " ", t).replace("  ", " ").strip()
 
 
 _SLOT_EXTRACTORS: dict[str, Callable[[str], object]] = {
-    "email": slots.extract_email,
-    "phone": slots.extract_phone,
-    "name": slots.extract_name,
+    "email": extract_email,
+    "phone": extract_phone,
+    "name": extract_name,
 }
 
 
@@ -227,8 +233,8 @@ def _is_time_answer(t: str, now: datetime, tz: ZoneInfo) -> bool:
     other = [
         w for w in t.split()
         if w not in _TIME_ANSWER_WORDS and w not in WEEKDAYS and w.rstrip("s") not in WEEKDAYS and w not in MONTHS
-        and not re.fullmatch(r"\d+(:\d\d)?(st|nd|rd|th|am|pm)?|" + "|".join(slots.UNITS | slots.TEENS | slots.TENS)
-                             + "|" + "|".join(slots.ORDINAL_UNITS), w)
+        and not re.fullmatch(r"\d+(:\d\d)?(st|nd|rd|th|am|pm)?|" + "|".join(UNITS | TEENS | TENS)
+                             + "|" + "|".join(ORDINAL_UNITS), w)
     ]  # fmt: skip
     return len(other) <= 1
 
@@ -236,12 +242,12 @@ def _is_time_answer(t: str, now: datetime, tz: ZoneInfo) -> bool:
 def _has_info(raw: str, now: datetime, tz: ZoneInfo) -> bool:
     """Does the text carry a value: e-mail, phone, a named day/time, or a spelling?"""
     return bool(
-        slots.extract_email(raw)
-        or slots.extract_phone(raw)
-        or _is_time_answer(slots.normalize(raw), now, tz)
-        or len(slots.extract_spelled(raw)) >= 2
+        extract_email(raw)
+        or extract_phone(raw)
+        or _is_time_answer(normalize(raw), now, tz)
+        or len(extract_spelled(raw)) >= 2
         or re.search(r"\bmy (name|email|e-mail|e mail|number|phone number|last name|first name) is\b", raw.lower())
-        or (_NAME_INTRO.search(slots.normalize(raw)) is not None and slots.extract_name(raw) is not None)
+        or (_NAME_INTRO.search(normalize(raw)) is not None and extract_name(raw) is not None)
     )
 
 
@@ -486,7 +492,7 @@ class IntentClassifier:
             return IntentResult(Intent.ASK_QUESTION, 0.9)
         # What the bot asked decides short, vague answers.
         if context in YES_NO_CONTEXTS:
-            answer = slots.parse_yes_no(t)
+            answer = parse_yes_no(t)
             if answer is not None and len(t.split()) <= 6:
                 return IntentResult(Intent.AFFIRM if answer else Intent.DENY, 0.85, source="context")
         if context in SLOT_CONTEXTS:
@@ -498,9 +504,9 @@ class IntentClassifier:
 
     def _slot_answer(self, raw: str, context: str, now: datetime) -> bool:
         if context in _SLOT_EXTRACTORS:
-            return _SLOT_EXTRACTORS[context](raw) is not None or len(slots.extract_spelled(raw)) >= 2
+            return _SLOT_EXTRACTORS[context](raw) is not None or len(extract_spelled(raw)) >= 2
         if context == "slot_choice":
-            return slots.extract_ordinal(raw) is not None or parse_when(raw, now, self._tz) is not None
+            return extract_ordinal(raw) is not None or parse_when(raw, now, self._tz) is not None
         return parse_when(raw, now, self._tz) is not None
 
     def _nearest(self, t: str, context: str | None) -> IntentResult:
