@@ -85,6 +85,7 @@ CTX_CALLBACK_REQUESTED = "callback_requested"  # asked for a person when none wa
 CTX_KNOWN_CALLER = "known_caller"  # the caller's number belongs to a lead the CRM already knows
 CTX_LEAD_STATUS = "lead_status"  # the lead's status in the CRM at the start of the call
 CTX_DTMF = "dtmf"  # the key the caller pressed this turn, if any
+CTX_ALSO_ASKED = "also_asked"  # a question asked in a turn that also said other things ("I'm John. How much…?")
 CTX_LLM_SLOTS = "llm_slots"  # values the language model heard this turn (when the offline NLU heard none)
 
 CTX_GOAL = "goal"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Callable
 from enum import StrEnum
 from functools import cache
@@ -32,6 +33,7 @@ from langgraph.runtime import Runtime
 from callbot.agents import lead, qualification, scheduling
 from callbot.agents.closing import Intent, detect_intent
 from callbot.agents.context import (
+    CTX_ALSO_ASKED,
     CTX_ASKING,
     CTX_ASKING_TEXT,
     CTX_BOOKED,
@@ -133,7 +135,7 @@ async def greet(state: PhoneConversationState, runtime: Runtime[AgentConfig]) ->
 async def understand(state: PhoneConversationState, runtime: Runtime[AgentConfig]) -> dict[str, Any]:
     step = Step.begin(state, runtime)
     ctx = step.ctx
-    for key in (CTX_ASKING, CTX_ASKING_TEXT, CTX_REPLY_DONE, CTX_MISUNDERSTOOD, CTX_LLM_SLOTS):
+    for key in (CTX_ASKING, CTX_ASKING_TEXT, CTX_REPLY_DONE, CTX_MISUNDERSTOOD, CTX_LLM_SLOTS, CTX_ALSO_ASKED):
         ctx.pop(key, None)
     ctx[CTX_SAID] = []
     prompt = step.prompt
@@ -147,6 +149,8 @@ async def understand(state: PhoneConversationState, runtime: Runtime[AgentConfig
             nlu_intent = (await asyncio.to_thread(classify, step.text, context)).intent.value
             if nlu_intent == NluIntent.UNKNOWN and step.config.llm is not None:
                 nlu_intent = await _llm_understand(step, prompt) or nlu_intent
+            if nlu_intent != NluIntent.ASK_QUESTION and "?" in step.text:
+                ctx[CTX_ALSO_ASKED] = await asyncio.to_thread(question_in, step.text)
     logger.debug("call %s: intent %s (%s) after %s", state["call_id"], intent, nlu_intent, prompt)
     ctx[CTX_INTENT] = intent.value  # plain strings: the context stays JSON-friendly
     ctx[CTX_NLU_INTENT] = nlu_intent
@@ -154,6 +158,17 @@ async def understand(state: PhoneConversationState, runtime: Runtime[AgentConfig
     if intent is Intent.EMPTY:  # misunderstandings count in a row: one clear turn starts again
         step.update["misunderstandings"] = state["misunderstandings"] + 1
     return step.result()
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
+
+
+def question_in(text: str) -> str | None:
+    """The question about the offer inside a turn that says other things too, or None."""
+    sentences = [s for s in _SENTENCE_BREAK.split(text.strip()) if s]
+    if len(sentences) < 2:
+        return None
+    return next((s for s in sentences if s.endswith("?") and classify(s).intent is NluIntent.ASK_QUESTION), None)
 
 
 # The language model's intent names (llm.UNDERSTAND_PROMPT) as the offline NLU's.
@@ -202,7 +217,7 @@ async def inform(step: Step) -> None:
     if knowledge is None:
         step.say("no_answer")
         return
-    answer = await knowledge.answer_async(step.text)
+    answer = await knowledge.answer_async(step.ctx.get(CTX_ALSO_ASKED) or step.text)
     if answer is None:
         if not step.ctx.get(CTX_WISH):  # "can we meet Friday at 10?" is a wish, not a question
             step.say("no_answer")
@@ -366,7 +381,7 @@ def route_after_understand(state: PhoneConversationState, runtime: Runtime[Agent
     if nlu == NluIntent.CORRECTION and prompt == Prompt.ANYTHING_ELSE and ctx.get(CTX_BOOKED) is not None:
         return Node.MANAGE  # "actually, make it Wednesday" right after booking
     asked = state["current_user_input"].rstrip().endswith("?") and nlu in (NluIntent.UNKNOWN, None)
-    if nlu == NluIntent.ASK_QUESTION or asked:
+    if nlu == NluIntent.ASK_QUESTION or asked or ctx.get(CTX_ALSO_ASKED):
         return Node.INFORM
     if prompt == Prompt.QUALIFY:
         return Node.QUALIFY

@@ -356,3 +356,10 @@ async def test_im_followed_by_a_lower_case_word_is_no_name(line: Line) -> None:
     await line.end()
     lead = await line.lead()
     assert (lead.name, lead.interest) == ("Peter Parker", "Data Analytics Bootcamp")
+
+
+async def test_a_question_inside_a_longer_turn_is_answered_too(line: Line) -> None:
+    await line.start()
+    reply = await line.say("Hi, I'm John Smith. How much is the data analytics bootcamp?")
+    assert reply.agent_response.startswith("Thanks, John. Data Analytics Bootcamp: 6,900 US dollars")
+    assert reply.agent_response.endswith(phrase("ask_email"))  # and on with the lead
