@@ -19,6 +19,7 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from callbot.agents.phrases import phrase
 from tests.conftest import RunningServer
 from tests.fakes.twilio_api import AUTH_TOKEN
 from tests.twilio_client import (
@@ -233,7 +234,9 @@ def test_call_goes_on_after_bad_input(bad_input_run: BadInputRun, bad: str) -> N
     # The caller's next line was understood and answered.
     assert outcome.stream.events("media", since=outcome.reply_since), "no reply to the caller's line"
     turns = outcome.record["turns"]
-    assert [t["speaker"] for t in turns] == ["bot", "caller", "bot"], turns
+    assert [t["speaker"] for t in turns][:3] == ["bot", "caller", "bot"], turns
+    # On a loaded machine the hang-up can come after the silence prompt: the only other turn allowed.
+    assert all(t["speaker"] == "bot" and t["text"].startswith(phrase("still_there_short")) for t in turns[3:]), turns
     assert "saturday" in turns[1]["text"].lower()
     assert turns[2]["text"] and not turns[2]["interrupted"]
     assert outcome.record["end_reason"] == "caller_hung_up"
