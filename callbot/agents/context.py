@@ -32,7 +32,6 @@ class Prompt(StrEnum):
     OFFER_CALLBACK = "offer_callback"  # a call-back at CTX_PROPOSED
     OFFER_HUMAN = "offer_human"
     ANYTHING_ELSE = "anything_else"
-    TROUBLE_HEARING = "trouble_hearing"
 
 
 # What the caller is expected to say after each prompt, for the optional language model.

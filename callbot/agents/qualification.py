@@ -127,13 +127,9 @@ def answers_text(step: Step, answers: dict[str, Answer]) -> str:
     return "; ".join(parts)
 
 
-def needs_qualifying(step: Step, already_qualified: bool) -> bool:
-    return not already_qualified and bool(_pending(step))
-
-
 def ask_next(step: Step, already_qualified: bool) -> bool:
     """Ask the next unanswered question; False when none is left (or the lead is qualified already)."""
-    if not needs_qualifying(step, already_qualified):
+    if already_qualified or not _pending(step):
         return False
     question = _pending(step)[0]
     if CTX_QUESTION not in step.ctx:  # the first question, asked the first time
